@@ -1,0 +1,154 @@
+"""Shared test set-up: the test zoo, an app server on a free loopback port, and Debian's Chromium.
+
+Tests never touch the network: DLCLASS_MODELS=tiny makes every model spec build a tiny random
+model of its family; DLCLASS_OFFLINE=1 forbids downloads. The real offline weights (the
+EfficientNet-Lite0 pip package, ../shared/weights) are used where a test asks for them.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SCREENSHOTS = ROOT / "tests" / "screenshots"
+CHROMIUM = os.environ.get("DLCLASS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
+]
+
+TEST_ENV = {
+    "DLCLASS_MODELS": "tiny",
+    "DLCLASS_OFFLINE": "1",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "YOLO_OFFLINE": "1",
+    "PYTHONUNBUFFERED": "1",
+}
+os.environ.update(TEST_ENV)
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float, proc: subprocess.Popen | None = None) -> float:
+    """Seconds until `url` answers 200; fails if the process dies or time runs out."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return time.perf_counter() - started
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def start_app(port: int, log_path: Path, extra_env: dict | None = None) -> subprocess.Popen:
+    env = {**os.environ, **TEST_ENV, **(extra_env or {})}
+    log = open(log_path, "w")
+    return subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--host", "127.0.0.1"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def app_url(screenshots):
+    """The app with the test zoo, on a free loopback port, for the whole test session."""
+    port = free_port()
+    proc = start_app(port, screenshots / "server.log")
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for_http(url, 120, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def launch_chromium(playwright, extra_args: list[str] | None = None):
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + (extra_args or []))
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    b = launch_chromium(playwright_instance)
+    yield b
+    b.close()
+
+
+def _page(browser, url: str, locale: str):
+    context = browser.new_context(locale=locale, viewport={"width": 1500, "height": 1100},
+                                  extra_http_headers={"Accept-Language": locale})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.wait_for_selector("#app-header", timeout=60_000)
+    return context, page
+
+
+@pytest.fixture
+def page_ko(browser, app_url):
+    context, page = _page(browser, app_url, "ko-KR")
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def page_en(browser, app_url):
+    context, page = _page(browser, app_url, "en-US")
+    yield page
+    context.close()
+
+
+def open_tab(page, tab_id: str) -> None:
+    """Click the tab button whose panel has elem_id tab-<tab_id>."""
+    page.locator(f"button[role='tab'][aria-controls='tab-{tab_id}']").or_(
+        page.locator(f"#tab-{tab_id}-button")).first.click()
+    page.wait_for_selector(f"#tab-{tab_id}", state="visible")
+
+
+def shot(page, screenshots: Path, name: str) -> Path:
+    path = screenshots / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
