@@ -212,3 +212,19 @@ def load_cnn(name: str | None = None, device=None, dtype=None, tiny: bool | None
             f"'{name}' weights are missing, so the offline EfficientNet-Lite0 is used instead (get them with `python app.py --prefetch {name}`).",
         )
         return cnn, note
+
+
+def stages(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """The network's stages in forward order, as (dotted name, module).
+
+    Top-level children, with the big sequential containers ('features' of AlexNet/VGG/EfficientNet/
+    MobileNet, 'blocks' of timm's EfficientNet-Lite) opened one level, so every CNN lists 8 to 20
+    stages a student can pick (conv1, layer1, ..., avgpool, fc).
+    """
+    out: list[tuple[str, torch.nn.Module]] = []
+    for name, child in model.named_children():
+        if name in ("features", "blocks") and isinstance(child, torch.nn.Sequential):
+            out += [(f"{name}.{sub}", module) for sub, module in child.named_children()]
+        else:
+            out.append((name, child))
+    return out

@@ -1,0 +1,57 @@
+"""Drawing helpers shared by the tabs (OpenCV/PIL): heatmap overlays, grids, labels."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def normalize01(values: np.ndarray) -> np.ndarray:
+    """Scale to 0..1 (a constant map becomes all zeros); NaN/inf become 0."""
+    values = np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = float(values.min(initial=0.0)), float(values.max(initial=0.0))
+    return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
+
+
+def colorize(heat: np.ndarray, colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
+    """A 2-D map -> HxWx3 uint8 RGB with an OpenCV colormap (after scaling to 0..1)."""
+    heat8 = (normalize01(heat) * 255).astype(np.uint8)
+    return cv2.cvtColor(cv2.applyColorMap(heat8, colormap), cv2.COLOR_BGR2RGB)
+
+
+def overlay_heatmap(image_rgb: np.ndarray, heat: np.ndarray, alpha: float = 0.45,
+                    colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
+    """Blend a 2-D heat map (any size, resized smoothly) over an RGB uint8 image."""
+    image_rgb = np.asarray(image_rgb, dtype=np.uint8)
+    h, w = image_rgb.shape[:2]
+    heat = cv2.resize(np.asarray(heat, dtype=np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    blended = cv2.addWeighted(image_rgb, 1 - alpha, colorize(heat, colormap), alpha, 0)
+    return blended
+
+
+def draw_grid(image_rgb: np.ndarray, rows: int, cols: int, color=(255, 255, 255), thickness: int = 1,
+              numbers: bool = False) -> np.ndarray:
+    """Draw a rows x cols grid over an image; optionally number the cells row by row from 0."""
+    out = np.ascontiguousarray(np.asarray(image_rgb, dtype=np.uint8).copy())
+    h, w = out.shape[:2]
+    for r in range(1, rows):
+        y = round(r * h / rows)
+        cv2.line(out, (0, y), (w - 1, y), color, thickness)
+    for c in range(1, cols):
+        x = round(c * w / cols)
+        cv2.line(out, (x, 0), (x, h - 1), color, thickness)
+    if numbers:
+        scale = max(0.3, min(h / rows, w / cols) / 40)
+        for r in range(rows):
+            for c in range(cols):
+                x, y = round(c * w / cols) + 2, round(r * h / rows) + int(12 * scale) + 2
+                put_label(out, str(r * cols + c), (x, y), scale=scale)
+    return out
+
+
+def put_label(image_rgb: np.ndarray, text: str, origin: tuple[int, int], scale: float = 0.5,
+              color=(255, 255, 255), background=(0, 0, 0)) -> np.ndarray:
+    """ASCII text with a dark outline, readable on any background (in place; also returned)."""
+    thickness = max(1, round(scale * 2))
+    cv2.putText(image_rgb, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, background, thickness + 2, cv2.LINE_AA)
+    cv2.putText(image_rgb, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness, cv2.LINE_AA)
+    return image_rgb
