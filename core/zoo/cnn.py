@@ -218,7 +218,7 @@ def stages(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
     """The network's stages in forward order, as (dotted name, module).
 
     Top-level children, with the big sequential containers ('features' of AlexNet/VGG/EfficientNet/
-    MobileNet, 'blocks' of timm's EfficientNet-Lite) opened one level, so every CNN lists 8 to 20
+    MobileNet, 'blocks' of timm's EfficientNet-Lite) opened one level, so every CNN lists the
     stages a student can pick (conv1, layer1, ..., avgpool, fc).
     """
     out: list[tuple[str, torch.nn.Module]] = []
