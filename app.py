@@ -62,6 +62,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
                         help="where models run (auto: cuda > mps > cpu)")
+    parser.add_argument("--no-safety-checker", action="store_true",
+                        help="turn off the Stable Diffusion safety checker (on by default: the audience is a classroom)")
     parser.add_argument("--prefetch", nargs="*", metavar="MODEL",
                         help="download the default models (or the named ones) into the cache, then exit")
     return parser.parse_args(argv)
@@ -71,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     args = parse_args(argv)
     models.set_device(args.device)
+    if args.no_safety_checker:
+        os.environ["DLCLASS_SAFETY_CHECKER"] = "0"
     if args.prefetch is not None:
         names = args.prefetch or None
         print("모델을 내려받습니다 / Downloading models:", ", ".join(names or [s.name for s in models.specs() if s.prefetch_default]))

@@ -152,3 +152,16 @@ def shot(page, screenshots: Path, name: str) -> Path:
     path = screenshots / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def bus_image():
+    """Ultralytics' sample photo of a bus, shipped inside the installed ultralytics package."""
+    from PIL import Image
+
+    import ultralytics
+
+    path = Path(ultralytics.__file__).parent / "assets" / "bus.jpg"
+    if not path.is_file():
+        pytest.skip(f"{path} is not in this ultralytics install")
+    return Image.open(path).convert("RGB")

