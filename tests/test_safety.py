@@ -61,7 +61,7 @@ def test_upload_size_limit(app_url):
 
 
 def _python_sources() -> list[Path]:
-    return [p for p in ROOT.rglob("*.py") if ".venv" not in p.parts and "tests" not in p.parts]
+    return [p for p in ROOT.rglob("*.py") if not any(part.startswith(".venv") for part in p.parts) and "tests" not in p.parts]
 
 
 def test_every_torch_load_is_weights_only():
