@@ -14,7 +14,7 @@ LESSONS = [
     # "tabs.cnn_features",
     # "tabs.vit_attention",
     # "tabs.yolo_detect",
-    # "tabs.diffusion",
+    "tabs.diffusion",
     # "tabs.precision",
     # "tabs.finetune",
 ]
