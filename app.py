@@ -36,7 +36,7 @@ def build_app() -> gr.Blocks:
                     gr.Markdown(i18n.lesson_note(lesson.TAB_ID), elem_classes=["lesson-note"])
                     lesson.build()
     demo.queue(default_concurrency_limit=4, max_size=256)
-    return demo
+    return ui.harden(demo)
 
 
 def launch_kwargs(host: str, port: int, share: bool) -> dict:

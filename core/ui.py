@@ -28,3 +28,79 @@ def theme() -> gr.themes.Base:
 
 def css() -> str:
     return (ASSETS / "style.css").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- hardening every event at once
+
+import functools  # noqa: E402
+import importlib.util  # noqa: E402
+import inspect  # noqa: E402
+import logging  # noqa: E402
+
+from core.i18n import UserError  # noqa: E402
+
+log = logging.getLogger("dlclass.ui")
+
+# Events in these queues want an accelerator; on a ZeroGPU Space they get one through spaces.GPU.
+GPU_QUEUES = {"diffusion", "training", "bench", "model"}
+
+
+def _translate(exc: BaseException) -> BaseException:
+    """Any failure inside an event -> a Korean/English message; the server keeps serving."""
+    if isinstance(exc, gr.Error):
+        return exc
+    import torch
+
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in str(exc).lower():
+        return UserError(
+            "메모리가 부족합니다. 이미지 크기·배치 크기·단계 수를 줄이거나, 잠시 뒤에 다시 해 보세요.",
+            "Out of memory. Use a smaller image size, batch size or number of steps, or try again in a moment.",
+            title="메모리 부족 / Out of memory",
+        )
+    detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+    return UserError(
+        f"처리 중 예상하지 못한 문제가 생겼습니다 ({detail}). 입력을 바꿔 다시 해 보세요. 다른 탭은 그대로 쓸 수 있습니다.",
+        f"Something unexpected went wrong ({detail}). Try again with other input; the other tabs keep working.",
+        title="오류 / Error",
+    )
+
+
+def guarded(fn):
+    """Wrap an event function so every exception reaches the browser as a bilingual message (no traceback)."""
+    if getattr(fn, "_dlclass_guarded", False) or inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+        return fn
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as exc:
+                if not isinstance(exc, gr.Error):
+                    log.exception("event %s failed", getattr(fn, "__name__", fn))
+                raise _translate(exc) from None
+    else:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                if not isinstance(exc, gr.Error):
+                    log.exception("event %s failed", getattr(fn, "__name__", fn))
+                raise _translate(exc) from None
+    wrapper._dlclass_guarded = True
+    return wrapper
+
+
+def harden(demo: gr.Blocks) -> gr.Blocks:
+    """Every event of the app: errors become messages; heavy events get a ZeroGPU slot when `spaces` is there."""
+    zero_gpu = importlib.util.find_spec("spaces") is not None
+    for block_fn in demo.fns.values():
+        if block_fn.fn is None:
+            continue
+        fn = block_fn.fn
+        if zero_gpu and block_fn.concurrency_id in GPU_QUEUES:
+            import spaces
+
+            fn = spaces.GPU(duration=120)(fn)
+        block_fn.fn = guarded(fn)
+    return demo
