@@ -91,8 +91,34 @@ def guarded(fn):
     return wrapper
 
 
+def _guard_preprocess(component: gr.components.Component) -> None:
+    """Gradio decodes uploads before our functions run (gr.Image opens every file with PIL): a text file
+    renamed .png or a decompression bomb would fail there with an English-only message. Route such
+    failures through the one image input, which explains them in Korean and English."""
+    original = component.preprocess
+
+    @functools.wraps(original)
+    def preprocess(payload):
+        try:
+            return original(payload)
+        except gr.Error:
+            raise
+        except Exception as exc:
+            path = getattr(payload, "path", None)
+            if isinstance(component, (gr.Image, gr.ImageEditor, gr.Gallery)) and path:
+                from core.images import load_image
+
+                load_image(path)  # raises the precise UserError for this file
+            raise _translate(exc) from None
+
+    component.preprocess = preprocess
+
+
 def harden(demo: gr.Blocks) -> gr.Blocks:
     """Every event of the app: errors become messages; heavy events get a ZeroGPU slot when `spaces` is there."""
+    for block in demo.blocks.values():
+        if isinstance(block, gr.components.Component) and not getattr(block.preprocess, "__wrapped__", None):
+            _guard_preprocess(block)
     zero_gpu = importlib.util.find_spec("spaces") is not None
     for block_fn in demo.fns.values():
         if block_fn.fn is None:
