@@ -50,7 +50,7 @@ def wait_for_http(url: str, timeout: float, proc: subprocess.Popen | None = None
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
+            raise RuntimeError(f"server exited with {proc.returncode} (log: tests/screenshots/server-*.log)")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -83,7 +83,7 @@ def screenshots() -> Path:
 def app_url(screenshots):
     """The app with the test zoo, on a free loopback port, for the whole test session."""
     port = free_port()
-    proc = start_app(port, screenshots / "server.log")
+    proc = start_app(port, screenshots / f"server-{port}.log")
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_for_http(url, 120, proc)
