@@ -12,7 +12,7 @@ from types import ModuleType
 LESSONS = [
     "tabs.sliding_window",
     # "tabs.cnn_features",
-    # "tabs.vit_attention",
+    "tabs.vit_attention",
     # "tabs.yolo_detect",
     "tabs.diffusion",
     # "tabs.precision",
