@@ -11,11 +11,11 @@ from types import ModuleType
 
 LESSONS = [
     "tabs.sliding_window",
-    # "tabs.cnn_features",
+    "tabs.cnn_features",
     "tabs.vit_attention",
     # "tabs.yolo_detect",
     "tabs.diffusion",
-    "tabs.precision",
+    # "tabs.precision",
     # "tabs.finetune",
 ]
 

