@@ -15,7 +15,7 @@ LESSONS = [
     "tabs.vit_attention",
     # "tabs.yolo_detect",
     "tabs.diffusion",
-    # "tabs.precision",
+    "tabs.precision",
     # "tabs.finetune",
 ]
 
