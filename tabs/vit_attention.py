@@ -313,7 +313,7 @@ def render_attention(base: np.ndarray, patch_weights: np.ndarray, rows: int, col
 
 
 def render_heads(view: Image.Image, layer_attention: np.ndarray, rows: int, cols: int, n_prefix: int,
-                 tile: int = 168, per_line: int = 4) -> np.ndarray:
+                 tile: int = 168, per_line: int = 7) -> np.ndarray:
     """[CLS] attention of the mean and of every head of one layer, as labelled small heat maps."""
     base = np.asarray(view.resize((tile, tile), Image.Resampling.BICUBIC))
     maps = [("mean", layer_attention.mean(axis=0))] + [(f"head {h + 1}", a) for h, a in enumerate(layer_attention)]
@@ -533,6 +533,13 @@ def _patch_selector(side: int):
     return select_patch
 
 
+def rerun_if_photo(image, model_name, layer, head, patch, request: gr.Request = None):
+    """After a model change: redraw everything for the photo already there; nothing (and no error) without one."""
+    if image is None:
+        return tuple(gr.skip() for _ in range(13))
+    return _all_outputs(image, model_name, layer, head, patch, request)
+
+
 def _middle_patch(num_patches: int) -> int:
     side = int(round(math.sqrt(num_patches)))
     return (side // 2) * side + side // 2 if side * side == num_patches else num_patches // 2
@@ -604,10 +611,12 @@ def build() -> None:
     pictures = [info, patches, strip, pos_one, pos_all, cls_attention, rollout, patch_attention, heads, top5,
                 layer, head, patch]
     main = run.click(vit_attention, [image, model, layer, head, patch], pictures, api_name="vit_attention", **ui.MODEL)
-    main.then(gradcam_event, [image], [gradcam, cnn_top, cnn_note], api_visibility="private", **ui.MODEL)
+    main.success(gradcam_event, [image], [gradcam, cnn_top, cnn_note], api_visibility="private", **ui.MODEL)
     for trigger in (layer.release, head.input, patch.release):
         trigger(vit_attention, [image, model, layer, head, patch], pictures, api_visibility="private", **ui.QUICK)
     for clickable, side in ((patches, GRID_SIDE), (patch_attention, DISPLAY_SIDE)):
         clickable.select(_patch_selector(side), [image, model, layer, head], pictures, api_visibility="private",
                          **ui.QUICK)
-    model.input(reset_controls, [model], [layer, head, patch], api_visibility="private", **ui.QUICK)
+    # Another model: its own sliders, then the same photo through it (when there is a photo).
+    model.input(reset_controls, [model], [layer, head, patch], api_visibility="private", **ui.QUICK).then(
+        rerun_if_photo, [image, model, layer, head, patch], pictures, api_visibility="private", **ui.MODEL)

@@ -177,7 +177,7 @@ def test_full_path_for_any_patch_size(patch):
         assert picture.shape == (side, side, 3) and picture.dtype == np.uint8
     strip_tiles = math.ceil((n + 1) / 24)
     assert result.strip.shape[0] == strip_tiles * (28 + 14 + 4) + 4
-    assert result.heads.shape[1] == 4 * (168 + 6) + 6  # mean + 3 heads in one line
+    assert result.heads.shape == (168 + 12, 4 * (168 + 6) + 6, 3)  # mean + 3 heads in one line
     assert len(result.top5) == 5 and 0 < sum(result.top5.values()) <= 1.0 + 1e-6
 
 
@@ -270,6 +270,12 @@ def test_event_functions_return_every_output():
     event = gr.SelectData(None, {"index": [3 * 16 * scale + 5, 2 * 16 * scale + 5], "value": None})
     outputs = select(CAT, "deit_tiny", 2, "1", event, None)
     assert outputs[-1].value == 2 * 14 + 3
+
+    layer, head, patch = va.reset_controls("vit_base")
+    assert (layer.maximum, layer.value, patch.maximum) == (2, 2, 195)
+    assert len(head.choices) == 1 + 4  # mean + the test zoo's 4 heads
+    assert all(out is not None for out in va.rerun_if_photo(None, "vit_base", 2, "mean", 0, None))
+    assert len(va.rerun_if_photo(CAT, "vit_base", 2, "mean", 0, None)) == 13
 
 
 def test_unknown_or_non_vit_model_names_are_refused():

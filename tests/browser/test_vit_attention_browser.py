@@ -65,6 +65,12 @@ def test_run_example_and_click_a_patch(request, fixture, lang, screenshots):
     page.wait_for_function(f"document.querySelector(\"#vit-patch input[type='number']\").value == '{10 * COLS + 12}'",
                            timeout=60_000)
 
+    # Another model: the same photo runs through it by itself (the test zoo's ViT-Base has 4 heads).
+    page.locator("#vit-model input").click()
+    page.get_by_role("option", name="ViT-Base (google/vit-base-patch16-224)").click()
+    page.wait_for_function("document.querySelector('#vit-info').innerText.match(/× (4 heads|헤드 4개)/)",
+                           timeout=120_000)
+
     page.wait_for_selector("#vit-gradcam img", state="visible", timeout=120_000)
     assert "%" in page.locator("#vit-cnn-top5").inner_text()
     assert page.locator(".toast-body.error").count() == 0
