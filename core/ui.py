@@ -106,6 +106,7 @@ def _guard_preprocess(component: gr.components.Component) -> None:
         except gr.Error as exc:  # Gradio's own checks (e.g. a value not among a dropdown's choices): English only
             raise UserError(f"허용되지 않는 입력입니다: {exc.message}", f"This input is not allowed: {exc.message}") from None
         except Exception as exc:
+            log.warning("preprocess of %s failed: %r", type(component).__name__, exc)
             path = getattr(payload, "path", None)
             if isinstance(component, (gr.Image, gr.ImageEditor, gr.Gallery)) and path:
                 from core.images import load_image
