@@ -8,6 +8,7 @@ teaching version) and checked against torch's conv2d / max_pool2d / avg_pool2d.
 """
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import cv2
 import gradio as gr
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io
 import torch
 import torch.nn.functional as F
 
@@ -295,14 +297,21 @@ def example_photos() -> list[str]:
 def photo_gray(photo_choice, photo_upload, max_side: int = PHOTO_SIDE) -> np.ndarray:
     """The uploaded photo (or the chosen example) as a grayscale uint8 array, long side <= max_side."""
     if photo_upload is not None:
-        source = photo_upload
-    else:
-        name = photo_choice if photo_choice in example_photos() else None
-        if name is None:
-            raise UserError(f"예시 사진 {photo_choice!r}을(를) 찾을 수 없습니다.", f"Example photo {photo_choice!r} was not found.")
-        source = str(EXAMPLES / name)
-    rgb = np.asarray(load_image(source, max_side=max_side))
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        return _gray(load_image(photo_upload, max_side=max_side))
+    if photo_choice not in example_photos():
+        raise UserError(f"예시 사진 {photo_choice!r}을(를) 찾을 수 없습니다.", f"Example photo {photo_choice!r} was not found.")
+    return _example_gray(photo_choice, max_side)
+
+
+def _gray(image) -> np.ndarray:
+    return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2GRAY)
+
+
+@functools.lru_cache(maxsize=16)
+def _example_gray(name: str, max_side: int) -> np.ndarray:
+    gray = _gray(load_image(str(EXAMPLES / name), max_side=max_side))
+    gray.setflags(write=False)  # shared between calls
+    return gray
 
 
 def photo_input(gray: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -318,7 +327,8 @@ TERM_SCALE = [[0.0, "#fca5a5"], [0.5, "#ffffff"], [1.0, "#86efac"]]  # negative 
 OUTPUT_SCALE = [[0.0, "#fef9c3"], [1.0, "#fb923c"]]
 COVER_SCALE = [[0.0, "rgba(255,255,255,0)"], [0.5, "rgba(255,255,255,0)"], [0.5, "#e5e7eb"], [1.0, "#e5e7eb"]]
 WINDOW_COLOR = "#dc2626"
-PAD_TEXT_COLOR = "#6b7280"
+PAD_TEXT_COLOR = "#4b5563"
+PAD_COLOR = "#d1d5db"
 
 
 def fmt(value: float) -> str:
@@ -327,8 +337,9 @@ def fmt(value: float) -> str:
         return "−∞"
     if value == np.inf:
         return "∞"
-    if abs(value - round(value)) < 1e-9 and abs(value) < 1e7:
-        return str(int(round(value)))
+    rounded = round(value)
+    if abs(value - rounded) < 1e-9 and -1e7 < value < 1e7:
+        return str(int(rounded))
     return f"{value:.4g}" if abs(value) >= 100 else f"{value:.3g}"
 
 
@@ -358,9 +369,17 @@ def _none_if_inf(values: np.ndarray) -> list:
     return [[None if not np.isfinite(v) else round(float(v), 6) for v in row] for row in values]
 
 
-def _font_for(cells: int, base: int = 22) -> int:
-    """Text size for a grid with `cells` cells per side: large on small grids, still legible on 22."""
-    return int(max(10, min(base, 200 / max(cells, 1))))
+FIGURE_HEIGHT = 660
+GRID_PX = 470  # about how many pixels a grid side gets on a 1500-px-wide page (the grids are width-bound)
+
+
+def _font_for(cells: int, largest: int = 22, grid_px: float = GRID_PX) -> int:
+    """Text size that fits a cell of a square grid with `cells` cells per side."""
+    return int(max(10, min(largest, 0.45 * grid_px / max(cells, 1))))
+
+
+def _paren(value: float) -> str:
+    return f"({fmt(value)})" if value < 0 else fmt(value)
 
 
 def _term_text(steps: Steps, index: int) -> list[list[str]]:
@@ -369,7 +388,7 @@ def _term_text(steps: Steps, index: int) -> list[list[str]]:
     if steps.operation != "conv":
         return [[fmt(v) for v in row] for row in window]
     if k <= 4:
-        return [[f"{fmt(window[a, b])}×{fmt(steps.kernel[a, b])}<br>= {fmt(term[a, b])}" for b in range(k)]
+        return [[f"{fmt(window[a, b])}×{_paren(steps.kernel[a, b])}<br>= {fmt(term[a, b])}" for b in range(k)]
                 for a in range(k)]
     return [[fmt(term[a, b]) for b in range(k)] for a in range(k)]
 
@@ -380,15 +399,38 @@ def _sum_text(steps: Steps, index: int, lang: str) -> str:
     value = fmt(steps.output[i, j])
     target = f"{'출력' if lang == 'ko' else 'output'}[{i},{j}]"
     if steps.operation == "conv":
-        return f"{'곱의 합' if lang == 'ko' else 'sum of products'} Σ = {value} → {target}"
+        return f"Σ = {value}<br>→ {target}"
     if steps.operation == "max":
-        return f"max = {value} → {target}"
-    return f"Σ {fmt(steps.windows[index].sum())} ÷ {k * k} = {value} → {target}"
+        return f"max = {value}<br>→ {target}"
+    return f"Σ {fmt(steps.windows[index].sum())} ÷ {k * k} = {value}<br>→ {target}"
 
 
-def build_figure(steps: Steps, lang: str = "ko", frame_ms: int = 600) -> go.Figure:
-    """The animation figure. Its frames travel in layout.meta (Gradio's Plotly component drops
-    `frames`); a small script in the tab adds them to the plot (see FRAMES_JS)."""
+# Three panels side by side: (x-domain, axis suffix). Widths 0.4 : 0.2 : 0.4 with small gaps.
+PANELS = {"input": ((0.0, 0.372), ""), "terms": ((0.407, 0.593), "2"), "output": ((0.628, 1.0), "3")}
+
+
+def _on(panel: str, trace: dict) -> dict:
+    """Put a trace on one of the three panels."""
+    suffix = PANELS[panel][1]
+    return {**trace, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}", "hoverinfo": "skip", "showlegend": False}
+
+
+def _axes(panel: str, cols: int, rows_range: tuple[float, float]) -> dict:
+    """Square cells, row 0 at the top, no ticks."""
+    domain, suffix = PANELS[panel]
+    bare = {"showgrid": False, "zeroline": False, "showticklabels": False, "ticks": ""}
+    return {
+        f"xaxis{suffix}": {**bare, "domain": list(domain), "range": [-0.5, cols - 0.5], "anchor": f"y{suffix}"},
+        f"yaxis{suffix}": {**bare, "domain": [0.0, 1.0], "range": list(rows_range), "anchor": f"x{suffix}",
+                           "scaleanchor": f"x{suffix}", "scaleratio": 1, "constrain": "domain"},
+    }
+
+
+def build_figure(steps: Steps, lang: str = "ko", frame_ms: int = 600) -> "AnimatedFigure":
+    """The animation figure as a plain Plotly spec (plotly's Python validators would spend most of the
+    call on hundreds of frames we build correct by construction; tests validate it with go.Figure).
+    The frames travel in layout.meta because Gradio's Plotly component drops `frames`; a small
+    script in the tab hands them to Plotly.addFrames (see FRAMES_JS)."""
     ko = lang == "ko"
     padded, out = steps.padded, steps.output
     ph, pw = padded.shape
@@ -396,65 +438,73 @@ def build_figure(steps: Steps, lang: str = "ko", frame_ms: int = 600) -> go.Figu
     k = steps.kernel.shape[0]
     p = steps.padding
     n = steps.positions
-
-    from plotly.subplots import make_subplots
-
-    titles = (
-        (f"패딩한 입력 {ph}×{pw} (회색 = 패딩)" if ko else f"Padded input {ph}x{pw} (grey = padding)"),
-        ({"conv": "창 × 커널 (원소별 곱)", "max": "창 안의 값 (최댓값을 고름)", "avg": "창 안의 값 (평균을 냄)"}[steps.operation]
-         if ko else {"conv": "window × kernel (element-wise)", "max": "values in the window (take the max)",
-                     "avg": "values in the window (take the mean)"}[steps.operation]),
-        (f"출력 {oh}×{ow} (한 칸씩 채워짐)" if ko else f"Output {oh}x{ow} (fills cell by cell)"),
-    )
     in_side, out_side = max(ph, pw), max(oh, ow)
-    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.05,
-                        column_widths=[0.42, 0.24, 0.34])
+    titles = {
+        "input": f"패딩한 입력 {ph}×{pw} (회색 = 패딩)" if ko else f"Padded input {ph}x{pw} (grey = padding)",
+        "terms": ({"conv": "창 × 커널 (원소별 곱)", "max": "창 안의 값 (최댓값을 고름)", "avg": "창 안의 값 (평균을 냄)"}
+                  if ko else {"conv": "window × kernel (element-wise)", "max": "values in the window (take the max)",
+                              "avg": "values in the window (take the mean)"})[steps.operation],
+        "output": f"출력 {oh}×{ow} (한 칸씩 채워짐)" if ko else f"Output {oh}x{ow} (fills cell by cell)",
+    }
+    data: list[dict] = []
 
     real = np.zeros_like(padded, dtype=bool)
     real[p:ph - p, p:pw - p] = True
-    z_in = np.where(real, padded, np.nan)
     finite_in = padded[real]
-    # 0: input colours (padding cells left empty so the grey background marks them)
-    fig.add_trace(go.Heatmap(z=_none_if_inf(z_in), colorscale=INPUT_SCALE, showscale=False, hoverinfo="skip",
-                             zmin=float(finite_in.min()), zmax=float(finite_in.max()) + 1e-9, xgap=1, ygap=1), 1, 1)
+    if p:  # padding cells in grey, under the input colours
+        data.append(_on("input", {"type": "heatmap", "z": np.where(real, np.nan, 0.0).tolist(),
+                                  "colorscale": [[0, PAD_COLOR], [1, PAD_COLOR]], "showscale": False,
+                                  "xgap": 1, "ygap": 1}))
+    data.append(_on("input", {"type": "heatmap", "z": _none_if_inf(np.where(real, padded, np.nan)),
+                              "colorscale": INPUT_SCALE, "showscale": False, "xgap": 1, "ygap": 1,
+                              "zmin": float(finite_in.min()), "zmax": float(finite_in.max()) + 1e-9}))
     rows_idx, cols_idx = np.mgrid[0:ph, 0:pw]
-    # 1: input numbers
-    fig.add_trace(go.Scatter(
-        x=cols_idx.ravel().tolist(), y=rows_idx.ravel().tolist(), mode="text", hoverinfo="skip",
-        text=[fmt(v) for v in padded.ravel()],
-        textfont=dict(size=_font_for(in_side, 20) if in_side <= 12 else max(9, int(150 / in_side)),
-                      color=[("#111111" if r else PAD_TEXT_COLOR) for r in real.ravel()])), 1, 1)
-    # 2: the window (changes every frame)
+    data.append(_on("input", {"type": "scatter", "mode": "text", "x": cols_idx.ravel().tolist(),
+                              "y": rows_idx.ravel().tolist(), "text": [fmt(v) for v in padded.ravel()],
+                              "textfont": {"size": _font_for(in_side),
+                                           "color": [("#111111" if r else PAD_TEXT_COLOR) for r in real.ravel()]}}))
+    moving = {"window": len(data)}  # the traces each frame changes
     wx, wy = _window_outline(steps, 0, 0)
-    fig.add_trace(go.Scatter(x=wx, y=wy, mode="lines", line=dict(color=WINDOW_COLOR, width=4), hoverinfo="skip"), 1, 1)
-    # 3: products / window values (changes every frame)
-    term_abs = float(np.nanmax(np.abs(np.where(np.isfinite(steps.terms), steps.terms, np.nan)))) if n else 1.0
-    term_abs = term_abs if np.isfinite(term_abs) and term_abs > 0 else 1.0
-    fig.add_trace(go.Heatmap(z=_none_if_inf(steps.terms[0]), text=_term_text(steps, 0), texttemplate="%{text}",
-                             textfont=dict(size=_font_for(k, 20) if steps.operation != "conv" or k > 4
-                                           else {1: 22, 2: 20, 3: 16, 4: 13}[k]),
-                             colorscale=TERM_SCALE, zmin=-term_abs, zmax=term_abs, showscale=False,
-                             hoverinfo="skip", xgap=2, ygap=2), 1, 2)
-    # 4: the sum under the products (changes every frame)
-    fig.add_trace(go.Scatter(x=[(k - 1) / 2], y=[k - 0.5 + 0.55], mode="text", text=[_sum_text(steps, 0, lang)],
-                             textfont=dict(size=18, color="#111111"), hoverinfo="skip", cliponaxis=False), 1, 2)
-    # 5: output values (all of them; the cover below hides the ones not computed yet)
+    data.append(_on("input", {"type": "scatter", "mode": "lines", "x": wx, "y": wy,
+                              "line": {"color": WINDOW_COLOR, "width": 4}}))
+
+    moving["terms"] = len(data)
+    finite_terms = np.abs(steps.terms[np.isfinite(steps.terms)])
+    term_abs = float(finite_terms.max()) if finite_terms.size and finite_terms.max() > 0 else 1.0
+    term_font = (_font_for(k, grid_px=GRID_PX * 0.5) if steps.operation != "conv" or k > 4
+                 else {1: 22, 2: 20, 3: 17, 4: 14}[k])
+    data.append(_on("terms", {"type": "heatmap", "z": _none_if_inf(steps.terms[0]), "text": _term_text(steps, 0),
+                              "texttemplate": "%{text}", "textfont": {"size": term_font}, "colorscale": TERM_SCALE,
+                              "zmin": -term_abs, "zmax": term_abs, "showscale": False, "xgap": 2, "ygap": 2}))
+    gx, gy = [], []  # thin cell borders, so white (zero) products still read as a grid
+    for line in range(k + 1):
+        gx += [line - 0.5, line - 0.5, None, -0.5, k - 0.5, None]
+        gy += [-0.5, k - 0.5, None, line - 0.5, line - 0.5, None]
+    data.append(_on("terms", {"type": "scatter", "mode": "lines", "x": gx, "y": gy,
+                              "line": {"color": "#9ca3af", "width": 1}}))
+    moving["sum"] = len(data)
+    data.append(_on("terms", {"type": "scatter", "mode": "text", "x": [(k - 1) / 2], "y": [k - 0.5 + 0.04 * k],
+                              "text": [_sum_text(steps, 0, lang)], "textposition": "bottom center",
+                              "textfont": {"size": 20, "color": "#111111"}, "cliponaxis": False}))
+
     finite_out = out[np.isfinite(out)]
     lo, hi = (float(finite_out.min()), float(finite_out.max())) if finite_out.size else (0.0, 1.0)
-    fig.add_trace(go.Heatmap(z=_none_if_inf(out), text=[[fmt(v) for v in row] for row in out], texttemplate="%{text}",
-                             textfont=dict(size=_font_for(out_side, 20) if out_side <= 12 else max(9, int(150 / out_side)),
-                                           color="#111111"),
-                             colorscale=OUTPUT_SCALE, zmin=lo, zmax=hi + 1e-9, showscale=False, hoverinfo="skip",
-                             xgap=1, ygap=1), 1, 3)
-    # 6: the cover: cell index z; the frame moves the colour-scale midpoint past the cells already computed,
-    # so each frame sends two numbers instead of the whole output map.
+    # every output value; the cover above hides the ones not computed yet
+    data.append(_on("output", {"type": "heatmap", "z": _none_if_inf(out), "text": [[fmt(v) for v in row] for row in out],
+                               "texttemplate": "%{text}", "textfont": {"size": _font_for(out_side), "color": "#111111"},
+                               "colorscale": OUTPUT_SCALE, "zmin": lo, "zmax": hi + 1e-9, "showscale": False,
+                               "xgap": 1, "ygap": 1}))
+    # the cover: z = cell index; each frame moves the colour-scale midpoint past the cells already
+    # computed, so a frame sends two numbers instead of the whole output map
     reach = n + 1.0
-    order = np.arange(n, dtype=float).reshape(oh, ow)
-    fig.add_trace(go.Heatmap(z=order.tolist(), colorscale=COVER_SCALE, zmin=0.5 - reach, zmax=0.5 + reach,
-                             showscale=False, hoverinfo="skip", xgap=1, ygap=1), 1, 3)
-    # 7: the output cell being written (changes every frame)
+    moving["cover"] = len(data)
+    data.append(_on("output", {"type": "heatmap", "z": np.arange(n, dtype=float).reshape(oh, ow).tolist(),
+                               "colorscale": COVER_SCALE, "zmin": 0.5 - reach, "zmax": 0.5 + reach,
+                               "showscale": False, "xgap": 1, "ygap": 1}))
+    moving["cell"] = len(data)
     cx, cy = _rect(-0.5, -0.5, 0.5, 0.5)
-    fig.add_trace(go.Scatter(x=cx, y=cy, mode="lines", line=dict(color=WINDOW_COLOR, width=4), hoverinfo="skip"), 1, 3)
+    data.append(_on("output", {"type": "scatter", "mode": "lines", "x": cx, "y": cy,
+                               "line": {"color": WINDOW_COLOR, "width": 4}}))
 
     frames, slider_steps = [], []
     for index in range(n):
@@ -463,13 +513,13 @@ def build_figure(steps: Steps, lang: str = "ko", frame_ms: int = 600) -> go.Figu
         cx, cy = _rect(i - 0.5, j - 0.5, i + 0.5, j + 0.5)
         frames.append({
             "name": str(index),
-            "traces": [2, 3, 4, 6, 7],
+            "traces": [moving["window"], moving["terms"], moving["sum"], moving["cover"], moving["cell"]],
             "data": [
-                {"x": wx, "y": wy},
-                {"z": _none_if_inf(steps.terms[index]), "text": _term_text(steps, index)},
-                {"text": [_sum_text(steps, index, lang)]},
-                {"zmin": index + 0.5 - reach, "zmax": index + 0.5 + reach},
-                {"x": cx, "y": cy},
+                {"type": "scatter", "x": wx, "y": wy},
+                {"type": "heatmap", "z": _none_if_inf(steps.terms[index]), "text": _term_text(steps, index)},
+                {"type": "scatter", "text": [_sum_text(steps, index, lang)]},
+                {"type": "heatmap", "zmin": index + 0.5 - reach, "zmax": index + 0.5 + reach},
+                {"type": "scatter", "x": cx, "y": cy},
             ],
         })
         slider_steps.append({"method": "animate", "label": f"({i},{j})",
@@ -480,40 +530,60 @@ def build_figure(steps: Steps, lang: str = "ko", frame_ms: int = 600) -> go.Figu
         return {"frame": {"duration": ms, "redraw": True}, "fromcurrent": True,
                 "transition": {"duration": 0}, "mode": "immediate"}
 
-    fig.update_layout(
-        height=640, margin=dict(l=10, r=10, t=60, b=10), plot_bgcolor="#d1d5db", paper_bgcolor="white",
-        font=dict(size=16, color="#111111"), showlegend=False,
-        updatemenus=[{
+    layout = {
+        "height": FIGURE_HEIGHT, "margin": {"l": 10, "r": 10, "t": 60, "b": 10},
+        "plot_bgcolor": "white", "paper_bgcolor": "white", "font": {"size": 16, "color": "#111111"},
+        "showlegend": False,
+        "annotations": [{"text": titles[panel], "x": sum(PANELS[panel][0]) / 2, "y": 1.0, "xref": "paper",
+                         "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False,
+                         "font": {"size": 18}} for panel in PANELS],
+        **_axes("input", pw, (ph - 0.5, -0.5)),
+        **_axes("terms", k, (k - 0.5 + max(1.2, k * 0.45), -0.5)),
+        **_axes("output", ow, (oh - 0.5, -0.5)),
+        "updatemenus": [{
             "type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top",
-            "pad": {"t": 10, "r": 10}, "showactive": False, "font": {"size": 17},
+            "pad": {"t": 10, "r": 10}, "showactive": False, "font": {"size": 18},
             "buttons": [
                 {"label": "▶ 재생" if ko else "▶ Play", "method": "animate", "args": [None, play(frame_ms)]},
-                {"label": "⏩ 빠르게" if ko else "⏩ Fast", "method": "animate", "args": [None, play(max(60, frame_ms // 5))]},
-                {"label": "⏸ 멈춤" if ko else "⏸ Pause", "method": "animate",
+                {"label": "▶▶ 빠르게" if ko else "▶▶ Fast", "method": "animate",
+                 "args": [None, play(max(60, frame_ms // 5))]},
+                {"label": "■ 멈춤" if ko else "■ Pause", "method": "animate",
                  "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
                                    "transition": {"duration": 0}}]},
             ],
         }],
-        sliders=[{
-            "active": 0, "steps": slider_steps, "x": 0.3, "len": 0.7, "y": -0.02, "yanchor": "top",
+        "sliders": [{
+            "active": 0, "steps": slider_steps, "x": 0.33, "len": 0.67, "y": -0.02, "yanchor": "top",
             "pad": {"t": 10, "b": 10}, "font": {"color": "rgba(0,0,0,0)", "size": 8}, "ticklen": 0,
+            "tickcolor": "rgba(0,0,0,0)", "transition": {"duration": 0},
             "currentvalue": {"prefix": "창 위치 (행,열) " if ko else "window position (row,col) ",
                              "font": {"size": 18, "color": "#111111"}, "xanchor": "left"},
-            "transition": {"duration": 0},
         }],
-    )
-    fig.update_annotations(font_size=18)
-    axis = dict(showgrid=False, zeroline=False, showticklabels=False, ticks="")
-    fig.update_xaxes(**axis)
-    fig.update_yaxes(**axis)
-    fig.update_xaxes(range=[-0.5, pw - 0.5], row=1, col=1)
-    fig.update_yaxes(range=[ph - 0.5, -0.5], scaleanchor="x", scaleratio=1, constrain="domain", row=1, col=1)
-    fig.update_xaxes(range=[-0.5, k - 0.5], row=1, col=2)
-    fig.update_yaxes(range=[k - 0.5 + 1.0, -0.5], scaleanchor="x2", scaleratio=1, constrain="domain", row=1, col=2)
-    fig.update_xaxes(range=[-0.5, ow - 0.5], row=1, col=3)
-    fig.update_yaxes(range=[oh - 0.5, -0.5], scaleanchor="x3", scaleratio=1, constrain="domain", row=1, col=3)
-    fig.update_layout(meta={"sw_token": uuid.uuid4().hex, "sw_frames": frames, "sw_positions": n})
-    return fig
+        "meta": {"sw_token": uuid.uuid4().hex, "sw_frames": frames, "sw_positions": n},
+    }
+    return AnimatedFigure({"data": data, "layout": layout})
+
+
+class AnimatedFigure:
+    """A Plotly figure spec (data, layout; frames inside layout.meta) that gr.Plot can send as it is."""
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+
+    @property
+    def frames(self) -> list[dict]:
+        return self.spec["layout"]["meta"]["sw_frames"]
+
+    def to_dict(self) -> dict:
+        return self.spec
+
+    def to_json(self) -> str:
+        return plotly.io.json.to_json_plotly(self.spec)  # numpy-aware; NaN becomes null
+
+    def to_figure(self) -> go.Figure:
+        """The same figure as a go.Figure with real frames (for saving or plotly.io.show)."""
+        layout = {key: value for key, value in self.spec["layout"].items() if key != "meta"}
+        return go.Figure(data=self.spec["data"], layout=layout, frames=self.frames)
 
 
 # Gradio's Plotly component calls Plotly.react(data, layout) and drops `frames`; the frames ride in
@@ -558,7 +628,7 @@ def explanation(steps: Steps, n_h: int, n_w: int, lang: str, notes: list[tuple[s
     oh, ow = steps.output.shape
     lines = []
     if notes:
-        lines.append(("> ⚠️ " if ko else "> ⚠️ ") + "<br>".join(n[0] if ko else n[1] for n in notes))
+        lines.append(("> **바꾼 값**: " if ko else "> **Adjusted**: ") + "<br>".join(n[0] if ko else n[1] for n in notes))
         lines.append("")
     lines += [
         "### " + ("출력 크기 공식" if ko else "Output-size formula"),
@@ -587,7 +657,7 @@ def explanation(steps: Steps, n_h: int, n_w: int, lang: str, notes: list[tuple[s
         lines.append(f"- {'커널' if ko else 'Kernel'} {k}×{k}: `{kernel_rows}`")
     elif steps.operation == "max":
         lines.append(
-            "- 최대 풀링(torch `max_pool2d`)은 창 안의 가장 큰 값을 고릅니다. 패딩 칸은 **−∞**라서 절대 뽑히지 않습니다."
+            "- 최대 풀링(torch `max_pool2d`)은 창 안의 가장 큰 값을 고릅니다. 패딩 칸은 **−∞** 이므로 절대 뽑히지 않습니다."
             if ko else
             "- Max pooling (torch `max_pool2d`) takes the largest value in the window. Padding cells are **−∞**, so they never win.")
     else:
@@ -598,7 +668,7 @@ def explanation(steps: Steps, n_h: int, n_w: int, lang: str, notes: list[tuple[s
             "always**. Padding cells are **zeros that count**, so averages at the border come out smaller.")
         lines.append("- 풀링에는 배울 가중치가 없습니다: 창의 크기만 중요합니다." if ko else
                      "- Pooling has no weights to learn: only the window size matters.")
-    lines += ["", ("✅ torch와 비교: 모든 출력 칸의 최대 차이 = " if ko else "✅ Checked against torch: largest difference over all output cells = ")
+    lines += ["", ("**torch로 검산**: 모든 출력 칸에서 torch와의 최대 차이 = " if ko else "**Checked with torch**: largest difference from torch over all output cells = ")
               + f"`{max_diff:.1e}`"]
     return "\n".join(lines)
 
@@ -620,12 +690,13 @@ def conv_photo(gray: np.ndarray, kernel: np.ndarray, stride: int, padding: int, 
 
 
 def pool_photo(gray: np.ndarray, k: int, stride: int, padding: int, dilation: int, operation: str) -> np.ndarray:
-    xt = torch.as_tensor(gray.astype(np.float32))[None, None]
+    """Max or average pooling of a whole photo, vectorised with numpy views (same conventions as slide())."""
+    padded = np.pad(gray.astype(np.float32), padding, mode="constant", constant_values=pad_value(operation))
+    span = dilation * (k - 1) + 1
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (span, span))[::stride, ::stride, ::dilation, ::dilation]
     if operation == "max":
-        out = F.max_pool2d(xt, k, stride=stride, padding=padding, dilation=dilation)
-    else:
-        out = F.avg_pool2d(xt, k, stride=stride, padding=padding, count_include_pad=True)
-    return out[0, 0].numpy()
+        return windows.max(axis=(-2, -1))
+    return windows.sum(axis=(-2, -1), dtype=np.float64).astype(np.float32) / (k * k)
 
 
 def to_display(response: np.ndarray, signed: bool, height: int) -> np.ndarray:
@@ -649,14 +720,11 @@ def photo_panel(gray: np.ndarray, kernel: np.ndarray, k: int, s: int, p: int, d:
     h = gray.shape[0]
     signed = bool((kernel < 0).any())
     full, strided = conv_photo(gray, kernel, s, p, d)
-    how = (" (|값|을 밝기로)" if ko else " (|value| as brightness)") if signed else ""
+    how = (" |값|" if ko else " |value|") if signed else ""
     items = [
-        (cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), (f"원본 흑백 {gray.shape[1]}×{gray.shape[0]}" if ko else
-                                                  f"Original, grey {gray.shape[1]}x{gray.shape[0]}")),
-        (to_display(full, signed, h), (f"커널, 스트라이드 1 → {full.shape[1]}×{full.shape[0]}{how}" if ko else
-                                       f"Kernel, stride 1 → {full.shape[1]}x{full.shape[0]}{how}")),
-        (to_display(strided, signed, h), (f"커널, 스트라이드 {s} → {strided.shape[1]}×{strided.shape[0]} (s칸마다 하나만 남김)" if ko else
-                                          f"Kernel, stride {s} → {strided.shape[1]}x{strided.shape[0]} (keeps every {s}th)")),
+        (cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), f"{'원본' if ko else 'Original'} {gray.shape[1]}×{gray.shape[0]}"),
+        (to_display(full, signed, h), f"{'커널' if ko else 'Kernel'} s=1 → {full.shape[1]}×{full.shape[0]}{how}"),
+        (to_display(strided, signed, h), f"{'커널' if ko else 'Kernel'} s={s} → {strided.shape[1]}×{strided.shape[0]}"),
     ]
     pool_p = min(p, k // 2)
     for operation in ("max", "avg"):
@@ -664,10 +732,8 @@ def photo_panel(gray: np.ndarray, kernel: np.ndarray, k: int, s: int, p: int, d:
         if impossible_reason(gray.shape[0], gray.shape[1], k, s, pool_p, dil, operation):
             continue
         pooled = pool_photo(gray, k, s, pool_p, dil, operation)
-        name = OP_NAMES[operation][0 if ko else 1]
-        items.append((to_display(pooled, False, h),
-                      f"{name} k={k}, s={s}, p={pool_p} → {pooled.shape[1]}×{pooled.shape[0]}" if ko else
-                      f"{name.capitalize()} k={k}, s={s}, p={pool_p} → {pooled.shape[1]}x{pooled.shape[0]}"))
+        name = {"max": ("최대 풀링", "Max pool"), "avg": ("평균 풀링", "Avg pool")}[operation][0 if ko else 1]
+        items.append((to_display(pooled, False, h), f"{name} {k}×{k} s={s} → {pooled.shape[1]}×{pooled.shape[0]}"))
     return items
 
 
@@ -742,6 +808,20 @@ def conv_steps(height=5, width=5, kernel_size=3, stride=1, padding=0, dilation=1
     return fig, text, gallery
 
 
+def conv_steps_ui(height, width, kernel_size, stride, padding, dilation, operation, source, seed, photo_choice,
+                  photo_upload, input_grid, kernel_name, kernel_grid, request: gr.Request | None = None):
+    """conv_steps for the tab's own controls: a setting that cannot run keeps the last animation on
+    screen and says why beside it (and in a warning), instead of blanking every panel. The public
+    API (conv_steps) raises the same message as an error."""
+    try:
+        return conv_steps(height, width, kernel_size, stride, padding, dilation, operation, source, seed, photo_choice,
+                          photo_upload, input_grid, kernel_name, kernel_grid, request=request)
+    except UserError as err:
+        gr.Warning(i18n.both(err.ko, err.en), title="입력 확인 / Check the input")
+        message = err.ko if i18n.lang_of(request) == "ko" else err.en
+        return gr.skip(), f"### {'계산할 수 없는 설정' if i18n.lang_of(request) == 'ko' else 'This setting cannot run'}\n\n{message}", gr.skip()
+
+
 def current_input_table(height, width, source, seed, photo_choice, photo_upload, input_grid):
     """The current input values as a table, for editing ('copy into the table')."""
     notes: list = []
@@ -768,20 +848,30 @@ def current_kernel_table(kernel_size, kernel_name, kernel_grid):
 # The tab.
 
 def build() -> None:
+    # The animation gets the full width (three grids side by side must read from the back of a room),
+    # with the controls in two rows above it.
+    with gr.Row(equal_height=True):
+        operation = gr.Radio([(t("sliding_window.op_conv"), "conv"), (t("sliding_window.op_max"), "max"),
+                              (t("sliding_window.op_avg"), "avg")], value="conv", scale=3,
+                             label=t("sliding_window.operation"), elem_id="sw-operation")
+        kernel_name = gr.Dropdown([(t(f"sliding_window.k_{name}"), name) for name in KERNELS], value="box", scale=2,
+                                  label=t("sliding_window.kernel"), elem_id="sw-kernel")
+        run = gr.Button(t("sliding_window.run"), variant="primary", size="lg", scale=1, elem_id="sw-run")
+    with gr.Row():
+        height = gr.Slider(3, 16, value=5, step=1, label=t("sliding_window.height"), elem_id="sw-height", min_width=160)
+        width = gr.Slider(3, 16, value=5, step=1, label=t("sliding_window.width"), elem_id="sw-width", min_width=160)
+        kernel_size = gr.Slider(1, 7, value=3, step=1, label=t("sliding_window.kernel_size"), elem_id="sw-k",
+                                min_width=160)
+        stride = gr.Slider(1, 4, value=1, step=1, label=t("sliding_window.stride"), elem_id="sw-stride", min_width=160)
+        padding = gr.Slider(0, 3, value=0, step=1, label=t("sliding_window.padding"), elem_id="sw-padding",
+                            min_width=160)
+        dilation = gr.Slider(1, 3, value=1, step=1, label=t("sliding_window.dilation"), elem_id="sw-dilation",
+                             min_width=160)
+    fig, text, gallery = conv_steps()
+    plot = gr.Plot(value=fig, label=t("sliding_window.animation"), elem_id="sw-plot")
+    gr.HTML("", js_on_load=FRAMES_JS, padding=False, elem_id="sw-frames-js")
     with gr.Row(equal_height=False):
-        with gr.Column(scale=1, min_width=330):
-            with gr.Group():
-                operation = gr.Radio([(t("sliding_window.op_conv"), "conv"), (t("sliding_window.op_max"), "max"),
-                                      (t("sliding_window.op_avg"), "avg")], value="conv",
-                                     label=t("sliding_window.operation"), elem_id="sw-operation")
-                height = gr.Slider(3, 16, value=5, step=1, label=t("sliding_window.height"), elem_id="sw-height")
-                width = gr.Slider(3, 16, value=5, step=1, label=t("sliding_window.width"), elem_id="sw-width")
-                kernel_size = gr.Slider(1, 7, value=3, step=1, label=t("sliding_window.kernel_size"), elem_id="sw-k")
-                stride = gr.Slider(1, 4, value=1, step=1, label=t("sliding_window.stride"), elem_id="sw-stride")
-                padding = gr.Slider(0, 3, value=0, step=1, label=t("sliding_window.padding"), elem_id="sw-padding")
-                dilation = gr.Slider(1, 3, value=1, step=1, label=t("sliding_window.dilation"), elem_id="sw-dilation")
-            kernel_name = gr.Dropdown([(t(f"sliding_window.k_{name}"), name) for name in KERNELS], value="box",
-                                      label=t("sliding_window.kernel"), elem_id="sw-kernel")
+        with gr.Column(scale=1, min_width=320):
             source = gr.Radio([(t("sliding_window.src_random"), "random"), (t("sliding_window.src_photo"), "photo"),
                                (t("sliding_window.src_typed"), "typed")], value="random",
                               label=t("sliding_window.source"), elem_id="sw-source")
@@ -789,13 +879,9 @@ def build() -> None:
             photos = example_photos()
             photo_choice = gr.Dropdown(photos, value="cat.jpg" if "cat.jpg" in photos else photos[0],
                                        label=t("sliding_window.photo_choice"), elem_id="sw-photo")
-            photo_upload = gr.Image(type="filepath", label=t("sliding_window.photo_upload"), height=160,
+            photo_upload = gr.Image(type="filepath", label=t("sliding_window.photo_upload"), height=170,
                                     sources=["upload", "clipboard"], elem_id="sw-upload")
-            run = gr.Button(t("sliding_window.run"), variant="primary", size="lg", elem_id="sw-run")
-        with gr.Column(scale=3):
-            fig, text, gallery = conv_steps()
-            plot = gr.Plot(value=fig, label=t("sliding_window.animation"), elem_id="sw-plot")
-            gr.HTML("", js_on_load=FRAMES_JS, padding=False, elem_id="sw-frames-js")
+        with gr.Column(scale=2):
             explain = gr.Markdown(text, elem_id="sw-explain", elem_classes=["formula-box"])
     with gr.Accordion(t("sliding_window.input_grid"), open=False):
         input_grid = gr.Dataframe(value=random_input(5, 5, 0).astype(int).tolist(), datatype="number",
@@ -806,7 +892,7 @@ def build() -> None:
                                    label=t("sliding_window.kernel_grid"), elem_id="sw-kernel-grid")
         copy_kernel = gr.Button(t("sliding_window.copy_kernel"), size="sm")
     gr.Markdown(t("sliding_window.photo_header"))
-    photo_gallery = gr.Gallery(value=gallery, label=t("sliding_window.photo_gallery"), columns=5, height=330,
+    photo_gallery = gr.Gallery(value=gallery, label=t("sliding_window.photo_gallery"), columns=5, height=270,
                                object_fit="contain", elem_id="sw-gallery")
 
     inputs = [height, width, kernel_size, stride, padding, dilation, operation, source, seed, photo_choice,
@@ -814,9 +900,9 @@ def build() -> None:
     outputs = [plot, explain, photo_gallery]
     run.click(conv_steps, inputs, outputs, api_name="conv_steps", **ui.QUICK)
     # Moving a control recomputes at once (a short server call); the animation itself then plays in the browser.
-    gr.on([c.release for c in (height, width, kernel_size, stride, padding, dilation)]
+    gr.on([c.change for c in (height, width, kernel_size, stride, padding, dilation, seed)]
           + [operation.change, source.change, kernel_name.change, photo_choice.change, photo_upload.change],
-          conv_steps, inputs, outputs, api_visibility="private", **ui.QUICK)
+          conv_steps_ui, inputs, outputs, api_visibility="private", trigger_mode="always_last", **ui.QUICK)
     # The first figure is built at start-up in Korean; each visitor gets it again in their own language.
     root = gr.context.Context.root_block
     if root is not None:

@@ -1,0 +1,114 @@
+"""The sliding-window animator in real Chromium, in Korean and English: compute, play in the browser, errors."""
+from __future__ import annotations
+
+import pytest
+
+from core import i18n
+from tabs import sliding_window  # noqa: F401  (registers the tab's strings)
+from tests.conftest import open_tab, shot
+
+pytestmark = pytest.mark.browser
+
+TAB = "sliding_window"
+PLOT = "#sw-plot .js-plotly-plot"
+
+
+def _frames_ready(page, previous_token: str | None = None) -> str:
+    """Wait until the watcher has handed the current figure's frames to Plotly; return its token."""
+    page.wait_for_function(
+        """([sel, prev]) => { const gd = document.querySelector(sel);
+             return gd && gd.layout && gd.layout.meta && gd.dataset.swToken === gd.layout.meta.sw_token
+                    && gd.dataset.swToken !== prev
+                    && gd._transitionData._frames.length === gd.layout.meta.sw_frames.length; }""",
+        arg=[PLOT, previous_token or ""], timeout=60_000)
+    return page.evaluate(f"() => document.querySelector('{PLOT}').dataset.swToken")
+
+
+def _frame_count(page) -> int:
+    return page.evaluate(f"() => document.querySelector('{PLOT}')._transitionData._frames.length")
+
+
+def _slider_position(page) -> int:
+    return page.evaluate(f"() => document.querySelector('{PLOT}')._fullLayout.sliders[0].active")
+
+
+def _set_number(page, elem_id: str, value: int) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def _settled(page, token: str) -> str:
+    """Wait for the figure that the last control change produced (each change recomputes at once)."""
+    _frames_ready(page, token)
+    page.wait_for_timeout(1500)  # a later change may still be on its way
+    return _frames_ready(page, "")  # the latest figure, with its frames in place
+
+
+def _play_and_check_it_moves(page) -> None:
+    assert _slider_position(page) == 0
+    page.locator(f"{PLOT} .updatemenu-button").first.click()  # ▶ Play: runs in the browser, no server call
+    page.wait_for_function(f"() => document.querySelector('{PLOT}')._fullLayout.sliders[0].active >= 2",
+                           timeout=20_000)
+    page.locator(f"{PLOT} .updatemenu-button").nth(2).click()  # ■ Pause
+    paused_at = _slider_position(page)
+    page.wait_for_timeout(1500)
+    assert _slider_position(page) == paused_at  # pause really stops it
+
+
+def test_korean_compute_play_and_refuse(page_ko, screenshots):
+    page = page_ko
+    tab_button = page.locator(f"button[role='tab'][aria-controls='tab-{TAB}']").or_(page.locator(f"#tab-{TAB}-button"))
+    assert tab_button.first.inner_text().strip() == i18n.KO["sliding_window.title"]
+    open_tab(page, TAB)
+    token = _frames_ready(page)
+    assert _frame_count(page) == 9  # 5x5 input, 3x3 kernel, stride 1: 3x3 positions
+    assert "출력 크기 공식" in page.inner_text("#sw-explain")
+    page.locator("#sw-run").click()  # the public conv_steps event
+    token = _frames_ready(page, token)
+    assert _frame_count(page) == 9
+
+    _set_number(page, "sw-stride", 2)  # the notes' example: stride 2 gives 2x2
+    token = _settled(page, token)
+    assert _frame_count(page) == 4
+    explain = page.inner_text("#sw-explain")
+    assert "2×2" in explain and "교차상관" in explain
+    assert "창 위치" in page.inner_text("#sw-plot")
+    shot(page, screenshots, "sliding_window_ko_stride2")
+    _play_and_check_it_moves(page)
+    shot(page, screenshots, "sliding_window_ko_played")
+
+    # an impossible combination: max pooling with padding 3 on a 3x3 window. Moving the control warns,
+    # explains beside the plot, and keeps the last animation on screen.
+    page.locator("#sw-operation label").nth(1).click()
+    token = _frames_ready(page, token)
+    _set_number(page, "sw-padding", 3)
+    toast = page.locator(".toast-body", has_text="풀링에서는 패딩").first
+    toast.wait_for(timeout=30_000)
+    assert "pooling the padding must be at most half" in toast.inner_text()
+    page.wait_for_function("() => document.querySelector('#sw-explain').innerText.includes('계산할 수 없는 설정')",
+                           timeout=30_000)
+    assert _frame_count(page) == 4 and page.locator(PLOT).is_visible()
+    shot(page, screenshots, "sliding_window_ko_refused")
+
+
+def test_english_big_grid_plays(page_en, screenshots):
+    page = page_en
+    tab_button = page.locator(f"button[role='tab'][aria-controls='tab-{TAB}']").or_(page.locator(f"#tab-{TAB}-button"))
+    assert tab_button.first.inner_text().strip() == i18n.EN["sliding_window.title"]
+    open_tab(page, TAB)
+    token = _frames_ready(page)
+    assert "Output-size formula" in page.inner_text("#sw-explain")
+    for elem_id, value in (("sw-height", 12), ("sw-width", 14), ("sw-padding", 1)):
+        _set_number(page, elem_id, value)
+    page.locator("#sw-kernel input").click()
+    page.get_by_role("option", name="Sobel x (vertical edges)").click()
+    token = _settled(page, token)
+    assert _frame_count(page) == 12 * 14
+    explain = page.inner_text("#sw-explain")
+    assert "Height" in explain and "= 12" in explain and "= 14" in explain
+    assert "[-1, 0, 1] [-2, 0, 2] [-1, 0, 1]" in explain
+    assert page.locator("#sw-gallery img").count() >= 5
+    _play_and_check_it_moves(page)
+    page.locator("#sw-plot").screenshot(path=str(screenshots / "sliding_window_en_plot.png"))
+    shot(page, screenshots, "sliding_window_en_sobel")
