@@ -13,7 +13,7 @@ LESSONS = [
     "tabs.sliding_window",
     "tabs.cnn_features",
     "tabs.vit_attention",
-    # "tabs.yolo_detect",
+    "tabs.yolo_detect",
     "tabs.diffusion",
     "tabs.precision",
     # "tabs.finetune",
