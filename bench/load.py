@@ -16,7 +16,7 @@ from typing import Callable
 
 import psutil
 
-Job = tuple[str, Callable[[random.Random], tuple]]  # (api_name, rng -> args)
+Job = tuple[str, Callable[[random.Random], dict]]  # (api_name, rng -> keyword arguments)
 
 
 @dataclass
@@ -79,7 +79,7 @@ def run_classroom(url: str, jobs: list[Job], students: int = 30, seconds: float 
             api_name, make_args = rng.choice(jobs)
             t0 = time.perf_counter()
             try:
-                client.predict(*make_args(rng), api_name=f"/{api_name}")
+                client.predict(api_name=f"/{api_name}", **make_args(rng))
             except Exception as exc:
                 with lock:
                     result.failures.append(f"{api_name}: {exc!r}"[:300])
