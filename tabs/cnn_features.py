@@ -111,10 +111,11 @@ def _shapes_for(model: torch.nn.Module, crop: int) -> dict[str, tuple[int, ...]]
     """Output shape (without batch) of every stage and every leaf module, from one forward on zeros."""
     shapes: dict[str, tuple[int, ...]] = {}
     handles = []
+    owner = threading.get_ident()  # ignore other requests' forward passes through the same model
     for name, module in list(zoo.stages(model)) + table_modules(model):
         def hook(_m, _inp, out, name=name):
             tensor = _first_tensor(out)
-            if tensor is not None:
+            if tensor is not None and threading.get_ident() == owner:
                 shapes[name] = tuple(tensor.shape[1:])
         handles.append(module.register_forward_hook(hook))
     try:
@@ -216,8 +217,14 @@ def analyse(cnn: CNN, image, capture: str | None = None, cam_at: str | None = No
     saved: dict[str, torch.Tensor] = {}
     handles = []
 
+    # The model is shared by every request; hooks fire for any thread's forward pass, so each hook
+    # acts only for the thread that registered it (PyTorch calls module hooks in the caller's thread).
+    owner = threading.get_ident()
+
     if capture is not None:
         def keep(_m, _inp, out):
+            if threading.get_ident() != owner:
+                return None
             tensor_out = _first_tensor(out)
             if tensor_out is not None:
                 saved["capture"] = tensor_out.detach().float().clone()
@@ -225,6 +232,8 @@ def analyse(cnn: CNN, image, capture: str | None = None, cam_at: str | None = No
 
     if cam_at is not None:
         def keep_for_cam(_m, _inp, out):
+            if threading.get_ident() != owner:
+                return None
             tensor_out = _first_tensor(out)
             if tensor_out is None or tensor_out.dim() != 4:
                 return None
@@ -485,10 +494,12 @@ def compare_figure(results: list[dict], lang: str = "ko"):
     fig = go.Figure()
     biggest = max((r["params"] for r in results), default=1)
     for device in dict.fromkeys(r["device"] for r in results):
-        rows = [r for r in results if r["device"] == device]
+        rows = sorted((r for r in results if r["device"] == device), key=lambda r: r["latency_ms"])
         fig.add_trace(go.Scatter(
             x=[r["latency_ms"] for r in rows], y=[r["top1"] for r in rows], mode="markers+text",
-            name=device, text=[DISPLAY_NAMES.get(r["name"], r["name"]) for r in rows], textposition="top center",
+            name=device, text=[DISPLAY_NAMES.get(r["name"], r["name"]) for r in rows],
+            # Neighbours on the latency axis get their names above and below, so the light CNNs stay readable.
+            textposition=["top center" if i % 2 == 0 else "bottom center" for i in range(len(rows))],
             marker=dict(size=[12 + 60 * math.sqrt(r["params"] / biggest) for r in rows], sizemode="diameter",
                         opacity=0.6, line=dict(width=1, color="#111")),
             customdata=[[r["params"] / 1e6, r["gflops"]] for r in rows],
@@ -538,7 +549,7 @@ def model_in_use(cnn: CNN, note: str | None, lang: str) -> str:
                    else "random weights (test model): its predictions mean nothing")
     text = (f"**사용 중인 모델:** {label}, {weights}" if ko else f"**Model in use:** {label}, {weights}")
     if note:
-        text = f"⚠️ {note}\n\n{text}"
+        text = f"**!** {note}\n\n{text}"
     return text
 
 
@@ -652,13 +663,13 @@ def run_comparison(again, request: gr.Request = None):
     """Generator: measure every CNN (cached), showing progress, the scatter and the table as they grow."""
     lang = i18n.lang_of(request)
     ko = lang == "ko"
-    yield ("⏳ 측정을 시작합니다..." if ko else "⏳ Starting to measure..."), None, []
+    yield ("측정을 시작합니다..." if ko else "Starting to measure..."), None, []
     for done, total, results in compare_cnns(again=bool(again)):
         last = results[-1]
-        status = (f"⏳ {done}/{total}: {DISPLAY_NAMES.get(last['name'], last['name'])} ({last['device']}) "
+        status = (f"{done}/{total}: {DISPLAY_NAMES.get(last['name'], last['name'])} ({last['device']}) "
                   f"{last['latency_ms']:.0f} ms" if done < total else
-                  (f"✅ {total}개 측정 완료 (결과는 저장해 두고 다시 쓰입니다)." if ko
-                   else f"✅ {total} measurements done (kept and reused)."))
+                  (f"**{total}개 측정 완료** (결과는 저장해 두고 다시 쓰입니다)." if ko
+                   else f"**{total} measurements done** (kept and reused)."))
         yield status, compare_figure(results, lang), compare_table(results)
 
 
@@ -708,7 +719,7 @@ def build() -> None:
             compare = gr.Button(t("cnn_features.compare_run"), elem_id="cnn_features-compare-run")
             again = gr.Checkbox(False, label=t("cnn_features.compare_again"))
         compare_status = gr.Markdown(elem_id="cnn_features-compare-status")
-        compare_plot = gr.Plot(elem_id="cnn_features-compare-plot")
+        compare_plot = gr.Plot(label=t("cnn_features.compare_tab"), elem_id="cnn_features-compare-plot")
         compare_rows = gr.Dataframe(headers=COMPARE_HEADERS, interactive=False)
 
     state = gr.State()
