@@ -83,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:28s} {status}")
         return 0 if all(status == "ok" for _, status in results) else 1
     demo = build_app()
-    demo.launch(**launch_kwargs(args.host, args.port, args.share))
+    demo.launch(prevent_thread_lock=True, **launch_kwargs(args.host, args.port, args.share))
+    # The server answers now; import the heavy libraries behind it, before students need them.
+    models.warm_up_in_background()
+    demo.block_thread()
     return 0
 
 

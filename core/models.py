@@ -119,6 +119,58 @@ def specs(family: str | None = None) -> list[ModelSpec]:
     return [s for s in _SPECS.values() if family is None or s.family == family]
 
 
+# ---------------------------------------------------------------- heavy libraries, imported once
+
+# transformers and diffusers load their submodules lazily, and that lazy loading is not safe when two
+# request threads trigger it at once (one sees a half-imported module: "cannot import name
+# 'PreTrainedModel'"). So the heavy libraries are imported here, in one thread, under one lock:
+# in the background right after the server starts, and before any model load at the latest.
+HEAVY_IMPORTS = [
+    ("timm", ["create_model"]),
+    ("transformers", ["PreTrainedModel", "ViTConfig", "ViTForImageClassification", "AutoImageProcessor",
+                      "CLIPTextConfig", "CLIPTextModel", "CLIPTextModelWithProjection", "CLIPTokenizer",
+                      "CLIPImageProcessor"]),
+    ("diffusers", ["UNet2DConditionModel", "AutoencoderKL", "AutoencoderTiny", "EulerDiscreteScheduler",
+                   "DDIMScheduler", "EulerAncestralDiscreteScheduler"]),
+    ("diffusers.pipelines.stable_diffusion.safety_checker", ["StableDiffusionSafetyChecker"]),
+    ("ultralytics", ["YOLO"]),
+]
+_heavy_lock = threading.Lock()
+_heavy_done = False
+
+
+def import_heavy_libraries() -> None:
+    """Import the heavy libraries and their lazily loaded classes once, serially (idempotent, thread-safe)."""
+    global _heavy_done
+    if _heavy_done:
+        return
+    with _heavy_lock:
+        if _heavy_done:
+            return
+        started = time.perf_counter()
+        for module_name, attributes in HEAVY_IMPORTS:
+            try:
+                module = importlib.import_module(module_name)
+                for attribute in attributes:
+                    getattr(module, attribute, None)
+            except Exception as exc:  # a missing optional library must not stop the app
+                log.warning("could not import %s: %s", module_name, exc)
+        _ensure_zoo()
+        _heavy_done = True
+        log.info("heavy libraries imported in %.1f s", time.perf_counter() - started)
+
+
+def warm_up_in_background(delay_s: float = 0.0) -> threading.Thread:
+    """Import the heavy libraries in a background thread, so the first student does not wait for them."""
+    def run():
+        time.sleep(delay_s)
+        import_heavy_libraries()
+
+    thread = threading.Thread(target=run, name="dlclass-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 # ---------------------------------------------------------------- devices
 
 _device_override: str | None = os.environ.get("DLCLASS_DEVICE") or None
@@ -215,6 +267,7 @@ class ModelLoader:
     def get(self, name: str, device: str | torch.device | None = None, dtype: torch.dtype | None = None,
             tiny: bool | None = None) -> Any:
         """The model `name` on `device` in `dtype`, loaded once and cached."""
+        import_heavy_libraries()
         s = spec(name)
         device = torch.device(device) if device is not None else default_device()
         dtype = dtype or s.default_dtype
