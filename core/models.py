@@ -18,6 +18,7 @@ import dataclasses
 import importlib
 import logging
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -133,7 +134,7 @@ HEAVY_IMPORTS = [
     ("diffusers", ["UNet2DConditionModel", "AutoencoderKL", "AutoencoderTiny", "EulerDiscreteScheduler",
                    "DDIMScheduler", "EulerAncestralDiscreteScheduler"]),
     ("diffusers.pipelines.stable_diffusion.safety_checker", ["StableDiffusionSafetyChecker"]),
-    ("ultralytics", ["YOLO"]),
+    ("ultralytics", ["YOLO"]),  # after core.zoo.yolo has switched its network features off
 ]
 _heavy_lock = threading.Lock()
 _heavy_done = False
@@ -148,6 +149,7 @@ def import_heavy_libraries() -> None:
         if _heavy_done:
             return
         started = time.perf_counter()
+        _ensure_zoo()  # the family modules set their libraries' switches (e.g. ultralytics offline) first
         for module_name, attributes in HEAVY_IMPORTS:
             try:
                 module = importlib.import_module(module_name)
@@ -155,7 +157,10 @@ def import_heavy_libraries() -> None:
                     getattr(module, attribute, None)
             except Exception as exc:  # a missing optional library must not stop the app
                 log.warning("could not import %s: %s", module_name, exc)
-        _ensure_zoo()
+        for zoo_module in ZOO_MODULES:  # a family's own first-use set-up (e.g. ultralytics settings)
+            warm_up = getattr(sys.modules.get(zoo_module), "warm_up", None)
+            if warm_up is not None:
+                warm_up()
         _heavy_done = True
         log.info("heavy libraries imported in %.1f s", time.perf_counter() - started)
 
