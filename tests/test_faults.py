@@ -1,0 +1,105 @@
+"""Faults: no network and no cached model (each model tab explains itself, the rest keeps working);
+out of memory inside a request is reported and the server keeps serving."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import torch
+
+from core import ui
+from core.i18n import ASSETS, UserError
+from tests.conftest import SCREENSHOTS, free_port, start_app, wait_for_http
+
+PHOTO = str(ASSETS / "examples" / "cat.jpg")
+
+
+@pytest.fixture(scope="module")
+def offline_real_app(tmp_path_factory):
+    """The app with REAL models (no test zoo), offline, with every model cache empty."""
+    caches = tmp_path_factory.mktemp("empty_caches")
+    env = {"DLCLASS_MODELS": "", "DLCLASS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_HOME": str(caches / "hf"),
+           "TORCH_HOME": str(caches / "torch"), "DLCLASS_CACHE_DIR": str(caches / "dlclass"),
+           "YOLO_CONFIG_DIR": str(caches / "yolo")}
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    proc = start_app(port, SCREENSHOTS / f"offline-server-{port}.log", env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for_http(url, 120, proc)
+        from gradio_client import Client
+
+        yield Client(url, verbose=False, download_files=False, analytics_enabled=False)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _call(client, api_name, **kwargs):
+    from gradio_client.exceptions import AppError
+
+    try:
+        return client.predict(api_name=f"/{api_name}", **kwargs), None
+    except AppError as exc:
+        return None, str(exc)
+
+
+@pytest.mark.parametrize("api_name, model", [("vit_attention", "deit_tiny"), ("yolo_detect", "yolo11n"),
+                                             ("sd_generate", "sd_turbo")])
+def test_model_tabs_explain_missing_weights(offline_real_app, api_name, model):
+    from gradio_client import handle_file
+
+    kwargs = {"prompt": "a cat", "size": 256} if api_name == "sd_generate" else {"image": handle_file(PHOTO)}
+    result, error = _call(offline_real_app, api_name, **kwargs)
+    assert error is not None, f"{api_name} ran without its weights?"
+    assert f"python app.py --prefetch {model}" in error
+    assert "가중치" in error and "weights" in error
+    # ... and the quick tabs keep working
+    result, error = _call(offline_real_app, "float_bits", text="0.1")
+    assert error is None
+    result, error = _call(offline_real_app, "conv_steps", height=5, width=5)
+    assert error is None
+
+
+def test_cnn_tab_falls_back_to_the_offline_cnn(offline_real_app):
+    from gradio_client import handle_file
+
+    result, error = _call(offline_real_app, "cnn_features", image=handle_file(PHOTO), layer=None)
+    assert error is None, error
+    assert "efficientnet_lite0" in str(result).lower() or "EfficientNet-Lite0" in str(result)
+
+
+def test_out_of_memory_is_reported_and_the_next_call_works():
+    calls = {"n": 0}
+
+    def hungry(x):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+        return x * 2
+
+    guarded = ui.guarded(hungry)
+    with pytest.raises(UserError, match="Out of memory") as info:
+        guarded(1)
+    assert "메모리" in str(info.value)
+    assert guarded(21) == 42
+
+
+def test_unexpected_errors_in_generators_become_messages():
+    def steps():
+        yield 1
+        raise ValueError("boom")
+
+    with pytest.raises(UserError, match="boom"):
+        list(ui.guarded(steps)())
+
+
+def test_memory_error_is_reported():
+    def huge():
+        raise MemoryError()
+
+    with pytest.raises(UserError, match="Out of memory"):
+        ui.guarded(huge)()
