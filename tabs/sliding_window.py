@@ -373,9 +373,12 @@ FIGURE_HEIGHT = 660
 GRID_PX = 470  # about how many pixels a grid side gets on a 1500-px-wide page (the grids are width-bound)
 
 
-def _font_for(cells: int, largest: int = 22, grid_px: float = GRID_PX) -> int:
-    """Text size that fits a cell of a square grid with `cells` cells per side."""
-    return int(max(10, min(largest, 0.45 * grid_px / max(cells, 1))))
+def _font_for(cells: int, largest: int = 22, grid_px: float = GRID_PX, texts=()) -> int:
+    """Text size that fits a cell of a square grid with `cells` cells per side, and fits the longest
+    line among `texts` (a digit is about 0.6 em wide)."""
+    cell_px = grid_px / max(cells, 1)
+    longest = max((len(line) for text in texts for line in str(text).split("<br>")), default=1)
+    return int(max(9, min(largest, 0.45 * cell_px, 0.92 * cell_px / (0.6 * longest + 0.3))))
 
 
 def _paren(value: float) -> str:
@@ -461,7 +464,7 @@ def build_figure(steps: Steps, lang: str = "ko", frame_ms: int = 600) -> "Animat
     rows_idx, cols_idx = np.mgrid[0:ph, 0:pw]
     data.append(_on("input", {"type": "scatter", "mode": "text", "x": cols_idx.ravel().tolist(),
                               "y": rows_idx.ravel().tolist(), "text": [fmt(v) for v in padded.ravel()],
-                              "textfont": {"size": _font_for(in_side),
+                              "textfont": {"size": _font_for(in_side, texts=[fmt(v) for v in padded.ravel()]),
                                            "color": [("#111111" if r else PAD_TEXT_COLOR) for r in real.ravel()]}}))
     moving = {"window": len(data)}  # the traces each frame changes
     wx, wy = _window_outline(steps, 0, 0)
@@ -471,9 +474,11 @@ def build_figure(steps: Steps, lang: str = "ko", frame_ms: int = 600) -> "Animat
     moving["terms"] = len(data)
     finite_terms = np.abs(steps.terms[np.isfinite(steps.terms)])
     term_abs = float(finite_terms.max()) if finite_terms.size and finite_terms.max() > 0 else 1.0
-    term_font = (_font_for(k, grid_px=GRID_PX * 0.5) if steps.operation != "conv" or k > 4
-                 else {1: 22, 2: 20, 3: 17, 4: 14}[k])
-    data.append(_on("terms", {"type": "heatmap", "z": _none_if_inf(steps.terms[0]), "text": _term_text(steps, 0),
+    # one size for every frame: the longest text over all positions must fit
+    term_texts = [_term_text(steps, index) for index in range(n)]
+    term_font = _font_for(k, largest=20, grid_px=GRID_PX * 0.45,
+                          texts=[text for grid in term_texts for row in grid for text in row])
+    data.append(_on("terms", {"type": "heatmap", "z": _none_if_inf(steps.terms[0]), "text": term_texts[0],
                               "texttemplate": "%{text}", "textfont": {"size": term_font}, "colorscale": TERM_SCALE,
                               "zmin": -term_abs, "zmax": term_abs, "showscale": False, "xgap": 2, "ygap": 2}))
     gx, gy = [], []  # thin cell borders, so white (zero) products still read as a grid
@@ -491,7 +496,9 @@ def build_figure(steps: Steps, lang: str = "ko", frame_ms: int = 600) -> "Animat
     lo, hi = (float(finite_out.min()), float(finite_out.max())) if finite_out.size else (0.0, 1.0)
     # every output value; the cover above hides the ones not computed yet
     data.append(_on("output", {"type": "heatmap", "z": _none_if_inf(out), "text": [[fmt(v) for v in row] for row in out],
-                               "texttemplate": "%{text}", "textfont": {"size": _font_for(out_side), "color": "#111111"},
+                               "texttemplate": "%{text}",
+                               "textfont": {"size": _font_for(out_side, texts=[fmt(v) for v in out.ravel()]),
+                                            "color": "#111111"},
                                "colorscale": OUTPUT_SCALE, "zmin": lo, "zmax": hi + 1e-9, "showscale": False,
                                "xgap": 1, "ygap": 1}))
     # the cover: z = cell index; each frame moves the colour-scale midpoint past the cells already
@@ -500,7 +507,7 @@ def build_figure(steps: Steps, lang: str = "ko", frame_ms: int = 600) -> "Animat
     moving["cover"] = len(data)
     data.append(_on("output", {"type": "heatmap", "z": np.arange(n, dtype=float).reshape(oh, ow).tolist(),
                                "colorscale": COVER_SCALE, "zmin": 0.5 - reach, "zmax": 0.5 + reach,
-                               "showscale": False, "xgap": 1, "ygap": 1}))
+                               "showscale": False}))  # no gaps: nothing of the values below may peek through
     moving["cell"] = len(data)
     cx, cy = _rect(-0.5, -0.5, 0.5, 0.5)
     data.append(_on("output", {"type": "scatter", "mode": "lines", "x": cx, "y": cy,
@@ -516,7 +523,7 @@ def build_figure(steps: Steps, lang: str = "ko", frame_ms: int = 600) -> "Animat
             "traces": [moving["window"], moving["terms"], moving["sum"], moving["cover"], moving["cell"]],
             "data": [
                 {"type": "scatter", "x": wx, "y": wy},
-                {"type": "heatmap", "z": _none_if_inf(steps.terms[index]), "text": _term_text(steps, index)},
+                {"type": "heatmap", "z": _none_if_inf(steps.terms[index]), "text": term_texts[index]},
                 {"type": "scatter", "text": [_sum_text(steps, index, lang)]},
                 {"type": "heatmap", "zmin": index + 0.5 - reach, "zmax": index + 0.5 + reach},
                 {"type": "scatter", "x": cx, "y": cy},

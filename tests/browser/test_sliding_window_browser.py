@@ -56,12 +56,17 @@ def _play_and_check_it_moves(page) -> None:
     assert _slider_position(page) == paused_at  # pause really stops it
 
 
+def _open(page, table: dict) -> str:
+    """Open the tab after checking its title in the page's language; return the first figure's token."""
+    tab_button = page.locator(f"button[role='tab'][aria-controls='tab-{TAB}']").or_(page.locator(f"#tab-{TAB}-button"))
+    assert tab_button.first.inner_text().strip() == table["sliding_window.title"]
+    open_tab(page, TAB)
+    return _frames_ready(page)
+
+
 def test_korean_compute_play_and_refuse(page_ko, screenshots):
     page = page_ko
-    tab_button = page.locator(f"button[role='tab'][aria-controls='tab-{TAB}']").or_(page.locator(f"#tab-{TAB}-button"))
-    assert tab_button.first.inner_text().strip() == i18n.KO["sliding_window.title"]
-    open_tab(page, TAB)
-    token = _frames_ready(page)
+    token = _open(page, i18n.KO)
     assert _frame_count(page) == 9  # 5x5 input, 3x3 kernel, stride 1: 3x3 positions
     assert "출력 크기 공식" in page.inner_text("#sw-explain")
     page.locator("#sw-run").click()  # the public conv_steps event
@@ -94,10 +99,7 @@ def test_korean_compute_play_and_refuse(page_ko, screenshots):
 
 def test_english_big_grid_plays(page_en, screenshots):
     page = page_en
-    tab_button = page.locator(f"button[role='tab'][aria-controls='tab-{TAB}']").or_(page.locator(f"#tab-{TAB}-button"))
-    assert tab_button.first.inner_text().strip() == i18n.EN["sliding_window.title"]
-    open_tab(page, TAB)
-    token = _frames_ready(page)
+    token = _open(page, i18n.EN)
     assert "Output-size formula" in page.inner_text("#sw-explain")
     for elem_id, value in (("sw-height", 12), ("sw-width", 14), ("sw-padding", 1)):
         _set_number(page, elem_id, value)
