@@ -401,16 +401,22 @@ def color_for(index: int) -> tuple[int, int, int]:
 
 def draw_detections(frame_rgb: np.ndarray, det: Detection, names: list[str]) -> np.ndarray:
     """The main view: a box, class name, confidence (and track number) per kept detection."""
-    out = np.ascontiguousarray(frame_rgb.copy())
+    out = frame_rgb.copy()
     scale = max(0.45, min(1.2, max(out.shape[:2]) / 900))
     thickness = max(2, round(max(out.shape[:2]) / 320))
-    for k, (box, score, cls) in enumerate(zip(det.boxes, det.scores, det.classes)):
+    text_thickness = max(1, round(scale * 2))
+    ids = det.ids.tolist() if det.ids is not None else None
+    for k, (box, score, cls) in enumerate(zip(det.boxes.tolist(), det.scores.tolist(), det.classes.tolist())):
         x1, y1, x2, y2 = (int(round(v)) for v in box)
-        track = int(det.ids[k]) if det.ids is not None else None
-        color = color_for(track if track is not None else int(cls))
+        color = color_for(ids[k] if ids is not None else cls)
         cv2.rectangle(out, (x1, y1), (x2, y2), color, thickness)
-        text = f"{names[int(cls)]} {score:.2f}" + (f" #{track}" if track is not None else "")
-        draw.put_label(out, text, (x1 + 2, max(int(14 * scale) + 2, y1 - 5)), scale=scale, color=color)
+        text = f"{names[cls]} {score:.2f}" + (f" #{ids[k]}" if ids is not None else "")
+        # a filled tag in the box colour with black text: one putText, readable on any background
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, text_thickness)
+        top = y1 - th - base - 4 if y1 - th - base - 4 >= 0 else y1
+        cv2.rectangle(out, (x1, top), (x1 + tw + 4, top + th + base + 4), color, -1)
+        cv2.putText(out, text, (x1 + 2, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), text_thickness,
+                    cv2.LINE_AA)
     return out
 
 
