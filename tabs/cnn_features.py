@@ -201,8 +201,9 @@ def check_class(cnn: CNN, class_index) -> int | None:
 
 
 def analyse(cnn: CNN, image, capture: str | None = None, cam_at: str | None = None,
-            class_index: int | None = None) -> Analysis:
-    """Centre-crop the photo, run the network once; capture `capture`'s output and Grad-CAM at `cam_at`.
+            class_index: int | None = None, rank: int = 1) -> Analysis:
+    """Centre-crop the photo, run the network once; capture `capture`'s output and Grad-CAM at `cam_at`
+    for `class_index`, or when None for the network's `rank`-th guess (1 = top-1).
 
     Grad-CAM (Selvaraju et al. 2017): the gradient of the class score with respect to a layer's maps,
     averaged over each map, weighs that map; the ReLU of the weighted sum shows where evidence for the
@@ -211,6 +212,8 @@ def analyse(cnn: CNN, image, capture: str | None = None, cam_at: str | None = No
     """
     img = load_image(image)
     class_index = check_class(cnn, class_index)
+    if not 1 <= rank <= len(cnn.categories):
+        raise UserError(f"예측 순위는 1부터 {len(cnn.categories)} 사이입니다.", f"The guess rank is from 1 to {len(cnn.categories)}.")
     crop = cnn.crop_image(img)
     tensor = cnn.to_tensor(crop)
     model = cnn.model
@@ -252,7 +255,7 @@ def analyse(cnn: CNN, image, capture: str | None = None, cam_at: str | None = No
         with torch.enable_grad() if cam_at is not None else torch.no_grad():
             logits = _first_tensor(model(tensor))
             probs = torch.softmax(logits.detach().float(), dim=1)[0]
-            chosen = int(probs.argmax()) if class_index is None else class_index
+            chosen = int(torch.argsort(probs, descending=True)[rank - 1]) if class_index is None else class_index
             cam = None
             if cam_at is not None:
                 if "cam_act" not in saved:
@@ -535,8 +538,27 @@ def model_choices() -> list[tuple[str, str]]:
     return [(DISPLAY_NAMES.get(name, name), name) for name in zoo.cnn_names()]
 
 
+RANK_LABELS = ("1위 예측 / top-1 guess", "2위 예측 / 2nd guess", "3위 예측 / 3rd guess", "4위 예측 / 4th guess",
+               "5위 예측 / 5th guess")
+
+
 def class_choices() -> list[tuple[str, int]]:
-    return [("자동: 1위 클래스 / auto: top-1", -1)] + [(f"{i}: {name}", i) for i, name in enumerate(zoo.imagenet_categories())]
+    """The Grad-CAM class picker: -1..-5 are the network's 1st..5th guesses, then the 1000 ImageNet classes."""
+    return ([(label, -(k + 1)) for k, label in enumerate(RANK_LABELS)]
+            + [(f"{i}: {name}", i) for i, name in enumerate(zoo.imagenet_categories())])
+
+
+def cam_target(cnn: CNN, cam_class) -> tuple[int | None, int]:
+    """(class index or None, guess rank) from the picker's value: -k is the k-th guess, 0..999 a class."""
+    if cam_class in (None, ""):
+        return None, 1
+    try:
+        value = float(cam_class)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if value in (-1, -2, -3, -4, -5):
+        return None, int(-value)
+    return check_class(cnn, cam_class), 1
 
 
 def model_in_use(cnn: CNN, note: str | None, lang: str) -> str:
@@ -602,9 +624,9 @@ def run_analysis(image, model_name, layer, n_maps, scale, cam_class, request: gr
         notes.append(n_note)
     if scale not in ("each", "shared"):
         raise UserError("색 범위는 'each'(맵마다) 또는 'shared'(공통) 입니다.", "The colour scale is 'each' or 'shared'.")
-    class_index = None if cam_class in (None, "", -1, "-1") else check_class(cnn, cam_class)
+    class_index, rank = cam_target(cnn, cam_class)
     cam_at = cam_layer(cnn)
-    result = analyse(cnn, img, capture=layer, cam_at=cam_at, class_index=class_index)
+    result = analyse(cnn, img, capture=layer, cam_at=cam_at, class_index=class_index, rank=rank)
 
     top = top_k(result.probs, cnn.categories)
     fig = top5_figure(top, "상위 5개 예측" if ko else "Top-5 predictions")

@@ -202,6 +202,12 @@ def test_bad_inputs_get_clear_messages():
     assert "16" in info and len(state["layout"].channels) == 16
     info, *_rest = cf.run_analysis(str(CAT), "resnet18", "layer1", 10_000, "each", -1)
     assert len(_rest[4]["layout"].channels) == 64 and "64" in info
+    with pytest.raises(UserError):
+        cf.run_analysis(str(CAT), "resnet18", "layer1", 16, "each", -6)  # -1..-5 are the 1st..5th guesses
+    # The picker's -2 is the network's second guess.
+    info, fig, *_rest = cf.run_analysis(str(CAT), "resnet18", "layer1", 8, "each", -2)
+    second = fig.data[0].y[-2]  # bars run bottom-up: the last is the top guess
+    assert f"**{second.rsplit(' (', 1)[0]}** ({second.rsplit('(', 1)[1]}" in info
     # The 1x1 layers are shown too (each channel one number), and Grad-CAM uses a chosen class.
     info, *_rest = cf.run_analysis(str(CAT), "resnet18", "fc", 8, "each", 281)
     assert _rest[4]["activation"].shape == (1000, 1, 1) and "tabby" in info
