@@ -86,3 +86,18 @@ def test_no_pickle_loading_anywhere():
         if re.search(r"pickle\.loads?\(|allow_pickle\s*=\s*True|joblib\.load\(", text):
             offenders.append(str(path.relative_to(ROOT)))
     assert not offenders
+
+
+def test_diffusion_safety_checker_is_on_by_default(monkeypatch):
+    from core.zoo.diffusion import safety_checker_enabled
+
+    monkeypatch.delenv("DLCLASS_SAFETY_CHECKER", raising=False)
+    assert safety_checker_enabled()
+    monkeypatch.setenv("DLCLASS_SAFETY_CHECKER", "0")  # what `python app.py --no-safety-checker` sets
+    assert not safety_checker_enabled()
+
+
+def test_no_safety_checker_flag_sets_the_switch(monkeypatch):
+    monkeypatch.delenv("DLCLASS_SAFETY_CHECKER", raising=False)
+    assert app.parse_args(["--no-safety-checker"]).no_safety_checker
+    assert not app.parse_args([]).no_safety_checker
