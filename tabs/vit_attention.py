@@ -162,7 +162,7 @@ class Forward:
 
 _CACHE: OrderedDict[tuple, Forward] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
-_CACHE_SIZE = 6
+_CACHE_SIZE = 4  # a ViT-Base entry holds 12 x 12 x 197 x 197 attention weights: about 22 MB
 
 
 def no_attention_error(vit) -> UserError:
