@@ -722,16 +722,19 @@ def to_display(response: np.ndarray, signed: bool, height: int) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
 
 
-def photo_panel(gray: np.ndarray, kernel: np.ndarray, k: int, s: int, p: int, d: int, lang: str) -> list[tuple[np.ndarray, str]]:
+def photo_panel(gray: np.ndarray, kernel: np.ndarray, k: int, s: int, p: int, d: int, lang: str,
+                kernel_name: tuple[str, str] = ("커널", "Kernel")) -> list[tuple[np.ndarray, str]]:
+    """Captioned images: the photo, the kernel at stride 1 and at stride s, max and average pooling."""
     ko = lang == "ko"
+    label = kernel_name[0 if ko else 1]
     h = gray.shape[0]
     signed = bool((kernel < 0).any())
     full, strided = conv_photo(gray, kernel, s, p, d)
     how = (" |값|" if ko else " |value|") if signed else ""
     items = [
         (cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB), f"{'원본' if ko else 'Original'} {gray.shape[1]}×{gray.shape[0]}"),
-        (to_display(full, signed, h), f"{'커널' if ko else 'Kernel'} s=1 → {full.shape[1]}×{full.shape[0]}{how}"),
-        (to_display(strided, signed, h), f"{'커널' if ko else 'Kernel'} s={s} → {strided.shape[1]}×{strided.shape[0]}"),
+        (to_display(full, signed, h), f"{label} s=1 → {full.shape[1]}×{full.shape[0]}{how}"),
+        (to_display(strided, signed, h), f"{label} s={s} → {strided.shape[1]}×{strided.shape[0]}"),
     ]
     pool_p = min(p, k // 2)
     for operation in ("max", "avg"):
@@ -810,8 +813,7 @@ def conv_steps(height=5, width=5, kernel_size=3, stride=1, padding=0, dilation=1
     if gray is None:
         gray = photo_gray(photo_choice if photo_choice in example_photos() else "cat.jpg", photo_upload)
     photo_kernel = kernel if st.operation == "conv" else named_kernel("box", st.kernel_size)
-    gallery = photo_panel(gray, photo_kernel, st.kernel_size, st.stride, st.padding if st.operation == "conv" else 0,
-                          st.dilation, lang)
+    gallery = photo_panel(gray, photo_kernel, st.kernel_size, st.stride, st.padding, st.dilation, lang, ("커널", "Kernel") if st.operation == "conv" else ("박스 블러", "Box blur"))
     return fig, text, gallery
 
 

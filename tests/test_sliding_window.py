@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 
-import cv2
 import numpy as np
 import pytest
 import torch
