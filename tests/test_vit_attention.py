@@ -1,6 +1,7 @@
 """ViT tab: rollout maths, patch-grid arithmetic, position similarity, and the full path on the test zoo."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -291,7 +292,7 @@ def test_cnn_gradcam_beside_the_vit():
     assert note is None or "\n" in note
 
 
-def _fake_hub_cache(root, repo: str, processor) -> None:
+def _fake_hub_cache(root, repo: str, preprocessor_config: dict) -> None:
     """A Hugging Face cache entry laid out as a download leaves it (refs/main -> snapshots/<commit>/...)."""
     from transformers import ViTConfig, ViTForImageClassification
 
@@ -304,21 +305,24 @@ def _fake_hub_cache(root, repo: str, processor) -> None:
                        intermediate_size=48, num_labels=3, id2label={0: "tabby, tabby cat", 1: "tiger cat", 2: "lynx"},
                        label2id={"tabby, tabby cat": 0, "tiger cat": 1, "lynx": 2})
     ViTForImageClassification(config).save_pretrained(snapshot)
-    processor.save_pretrained(snapshot)
+    (snapshot / "preprocessor_config.json").write_text(json.dumps(preprocessor_config))
 
 
 def test_real_loader_reads_a_cached_checkpoint_and_its_preprocessing(tmp_path, monkeypatch):
     # The real loading code on a checkpoint in the cache layout (the hub itself is out of reach in tests).
     import huggingface_hub.constants
-    from transformers import DeiTImageProcessor, ViTImageProcessor
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     with pytest.raises(models.WeightsMissing):
         models.spec("deit_tiny").load(torch.device("cpu"), torch.float32, False)
-    _fake_hub_cache(tmp_path, "facebook/deit-tiny-patch16-224", DeiTImageProcessor(
-        size={"height": 256, "width": 256}, crop_size={"height": 224, "width": 224},
-        image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]))
-    _fake_hub_cache(tmp_path, "google/vit-base-patch16-224", ViTImageProcessor(size={"height": 224, "width": 224}))
+    # The two repos' preprocessor_config.json as published (old feature-extractor style).
+    _fake_hub_cache(tmp_path, "facebook/deit-tiny-patch16-224", {
+        "crop_size": 224, "do_center_crop": True, "do_normalize": True, "do_resize": True,
+        "feature_extractor_type": "DeiTFeatureExtractor", "image_mean": [0.485, 0.456, 0.406],
+        "image_std": [0.229, 0.224, 0.225], "resample": 3, "size": 256})
+    _fake_hub_cache(tmp_path, "google/vit-base-patch16-224", {
+        "do_normalize": True, "do_resize": True, "feature_extractor_type": "ViTFeatureExtractor",
+        "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "resample": 2, "size": 224})
 
     deit = models.spec("deit_tiny").load(torch.device("cpu"), torch.float32, False)
     assert deit.real_weights and deit.attn_implementation == "eager"
