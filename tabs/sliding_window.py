@@ -85,6 +85,10 @@ i18n.add({
     "sliding_window.photo_header": ("## 진짜 사진에서는?", "## On a real photo"),
     "sliding_window.photo_gallery": ("같은 커널·스트라이드·풀링을 사진에 적용", "The same kernel, stride and pooling on a photo"),
     "sliding_window.controls": ("설정", "Settings"),
+    "sliding_window.step_back": ("◀ 한 칸 뒤로", "◀ One step back"),
+    "sliding_window.step_next": ("한 칸 앞으로 ▶", "One step forward ▶"),
+    "sliding_window.step_first": ("◀◀ 처음으로", "◀◀ To the start"),
+    "sliding_window.step_last": ("끝으로 ▶▶", "To the end ▶▶"),
 })
 
 
@@ -593,6 +597,20 @@ class AnimatedFigure:
         return go.Figure(data=self.spec["data"], layout=layout, frames=self.frames)
 
 
+def step_js(how: str) -> str:
+    """Client-side stepping through the frames (no server call): how = back | next | first | last."""
+    return f"""() => {{
+  const gd = document.querySelector('#sw-plot .js-plotly-plot');
+  if (!gd || !window.Plotly || !gd.layout.meta || !gd.layout.meta.sw_frames) return [];
+  const last = gd.layout.meta.sw_frames.length - 1;
+  const now = gd._fullLayout.sliders[0].active || 0;
+  const goal = {{back: Math.max(0, now - 1), next: Math.min(last, now + 1), first: 0, last: last}}['{how}'];
+  window.Plotly.animate(gd, [String(goal)], {{mode: 'immediate', frame: {{duration: 0, redraw: true}},
+                                             transition: {{duration: 0}}}});
+  return [];
+}}"""
+
+
 # Gradio's Plotly component calls Plotly.react(data, layout) and drops `frames`; the frames ride in
 # layout.meta and this watcher (run once when the tab renders) hands them to Plotly.addFrames.
 FRAMES_JS = """
@@ -878,6 +896,9 @@ def build() -> None:
                              min_width=160)
     fig, text, gallery = conv_steps()
     plot = gr.Plot(value=fig, label=t("sliding_window.animation"), elem_id="sw-plot")
+    with gr.Row():
+        step_buttons = {how: gr.Button(t(f"sliding_window.step_{how}"), size="md", elem_id=f"sw-step-{how}")
+                        for how in ("first", "back", "next", "last")}
     gr.HTML("", js_on_load=FRAMES_JS, padding=False, elem_id="sw-frames-js")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=320):
@@ -916,6 +937,8 @@ def build() -> None:
     root = gr.context.Context.root_block
     if root is not None:
         root.load(conv_steps, inputs, outputs, api_visibility="private", **ui.QUICK)
+    for how, button in step_buttons.items():
+        button.click(None, None, None, js=step_js(how))
     copy_input.click(current_input_table, [height, width, source, seed, photo_choice, photo_upload, input_grid],
                      input_grid, api_visibility="private", **ui.QUICK)
     copy_kernel.click(current_kernel_table, [kernel_size, kernel_name, kernel_grid], kernel_grid,

@@ -82,6 +82,14 @@ def test_korean_compute_play_and_refuse(page_ko, screenshots):
     shot(page, screenshots, "sliding_window_ko_stride2")
     _play_and_check_it_moves(page)
     shot(page, screenshots, "sliding_window_ko_played")
+    # stepping one position at a time, also in the browser only
+    page.locator("#sw-step-first").click()
+    page.wait_for_function(f"() => document.querySelector('{PLOT}')._fullLayout.sliders[0].active === 0")
+    for expected, button in ((1, "next"), (2, "next"), (1, "back"), (3, "last"), (3, "next")):
+        page.locator(f"#sw-step-{button}").click()
+        page.wait_for_function(f"() => document.querySelector('{PLOT}')._fullLayout.sliders[0].active === {expected}",
+                               timeout=10_000)
+    assert "(1,1)" in page.inner_text("#sw-plot")  # the last of the 2x2 positions
 
     # an impossible combination: max pooling with padding 3 on a 3x3 window. Moving the control warns,
     # explains beside the plot, and keeps the last animation on screen.
