@@ -19,9 +19,9 @@ from tabs import load_lessons
 
 i18n.add({
     "app.title": ("딥러닝 교실", "Deep Learning Classroom"),
-    "app.subtitle": (
-        "진짜 모델을 직접 만져 보며 배우는 딥러닝. 위의 탭을 수업 순서대로 하나씩 열어 보세요.",
-        "Learn deep learning by poking real models. Open the tabs above one by one, in lesson order.",
+    "app.header": (
+        "# 딥러닝 교실\n진짜 모델을 직접 만져 보며 배우는 딥러닝. 아래 탭을 수업 순서대로 하나씩 열어 보세요.",
+        "# Deep Learning Classroom\nLearn deep learning by poking real models. Open the tabs below one by one, in lesson order.",
     ),
 })
 
@@ -29,7 +29,7 @@ i18n.add({
 def build_app() -> gr.Blocks:
     lessons = load_lessons()
     with gr.Blocks(title="딥러닝 교실 / Deep Learning Classroom") as demo:
-        gr.Markdown(f"# {t('app.title')}\n{t('app.subtitle')}", elem_id="app-header")
+        gr.Markdown(t("app.header"), elem_id="app-header")
         with gr.Tabs():
             for lesson in lessons:
                 with gr.Tab(t(lesson.TITLE), id=lesson.TAB_ID, elem_id=f"tab-{lesson.TAB_ID}"):
