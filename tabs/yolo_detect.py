@@ -554,6 +554,13 @@ def yolo_detect(image, model_name=zoo.DEFAULT_YOLO, conf=DEFAULT_CONF, iou=DEFAU
     return annotated, count_table(det, names, lang), info, grid_panel, before, after, state
 
 
+def detect_new_photo(image, *args, request: gr.Request | None = None):
+    """`yolo_detect` when the photo changes; nothing when it was cleared."""
+    if image is None:
+        return tuple(gr.skip() for _ in range(7))
+    return yolo_detect(image, *args, request=request)
+
+
 def info_text(det: Detection, settings: Settings, draw_ms: float, total_ms: float, received_fps: float | None,
               lang: str) -> str:
     tm = det.timings
@@ -803,7 +810,8 @@ def build() -> None:
     controls = [model, conf, iou, imgsz, classes, grid, track]
     outputs = [annotated, counts, info, grid_img, before_img, after_img, state]
     run.click(yolo_detect, [photo] + controls + [state], outputs, api_name="yolo_detect", **ui.MODEL)
-    photo.upload(yolo_detect, [photo] + controls + [state], outputs, api_visibility="private", **ui.MODEL)
+    # A new photo (an upload or a click on an example) is detected at once; clearing the photo does nothing.
+    photo.change(detect_new_photo, [photo] + controls + [state], outputs, api_visibility="private", **ui.MODEL)
     webcam.stream(yolo_detect, [webcam] + controls + [state], outputs, api_name="yolo_detect_webcam",
                   stream_every=0.1, show_progress="hidden", trigger_mode="always_last", **ui.MODEL)
     run_video.click(process_video, [video, model, conf, iou, imgsz, classes, track], [video_out, counts, info],

@@ -121,6 +121,10 @@ def test_class_filter_keeps_only_the_selected_class(frame):
     assert counts["data"] and {row[0] for row in counts["data"]} <= {"person"}
 
 
+def test_clearing_the_photo_changes_nothing():
+    assert all(isinstance(out, dict) and out.get("__type__") == "update" for out in Y.detect_new_photo(None))
+
+
 def test_bad_input():
     with pytest.raises(UserError):
         Y.yolo_detect(None)
