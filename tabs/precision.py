@@ -224,8 +224,9 @@ def formats_table_html(lang: str) -> str:
 
 
 _STYLE = """<style>
-.pbits .pbit{display:inline-block;width:1.05em;text-align:center;color:#fff;font-family:monospace;font-weight:700;
- margin:0 1px 2px 0;border-radius:3px;font-size:0.95rem}
+.pbits{white-space:nowrap}
+.pbits .pbit{display:inline-block;width:0.95em;text-align:center;color:#fff;font-family:monospace;font-weight:700;
+ margin:0 1px 2px 0;border-radius:3px;font-size:0.85rem}
 .pbits .pgap{display:inline-block;width:0.5em}
 .ptable{border-collapse:collapse;margin:6px 0 12px 0;font-size:0.95rem}
 .ptable th,.ptable td{border:1px solid #cbd5e1;padding:4px 8px;color:#111;text-align:left;vertical-align:middle}
@@ -844,7 +845,7 @@ def compare_figure(result: CompareResult, lang: str):
     L = (lambda ko, en: ko if lang == "ko" else en)
     titles = (L("CNN: 초당 이미지 수 (클수록 빠름)", "CNN: images per second (higher is faster)"),
               L("행렬 곱: GFLOP/s (클수록 빠름)", "Matrix multiply: GFLOP/s (higher is faster)"),
-              L("CNN 메모리: 가중치 / 최대 사용량 (MB)", "CNN memory: weights / peak (MB)"),
+              L("CNN 메모리 MB: 가중치(진한 막대) / 이미지 1장 최대(빗금)", "CNN memory MB: weights (solid) / peak for 1 image (hatched)"),
               L("CNN: FP32 와 같은 1등 클래스 (%)", "CNN: same top-1 class as FP32 (%)"))
     fig = make_subplots(rows=2, cols=2, subplot_titles=titles, vertical_spacing=0.16, horizontal_spacing=0.08)
     devices = list(dict.fromkeys(r.device for r in result.rows))
@@ -875,6 +876,7 @@ def compare_figure(result: CompareResult, lang: str):
                              hovertemplate="%{x}: %{y:.0f}% · max|Δ| %{customdata:.3g}<extra></extra>"), row=2, col=2)
     for r_, c_ in ((1, 1), (1, 2), (2, 1), (2, 2)):
         fig.update_xaxes(categoryorder="array", categoryarray=labels, row=r_, col=c_)
+    fig.update_traces(cliponaxis=False)
     fig.update_yaxes(range=[0, 115], row=2, col=2)
     missing = sorted({PRECISION_LABEL[r.precision] for r in result.rows if r.status != "ok"} -
                      {PRECISION_LABEL[r.precision] for r in result.rows if r.status == "ok"})
@@ -909,7 +911,7 @@ def rows_table(result: CompareResult, lang: str):
             L("지연 (ms)", "Latency (ms)"): round(r.latency_ms, 1) if measured else "",
             L("이미지/s 또는 GFLOP/s", "Images/s or GFLOP/s"): round(r.throughput, 1) if measured else "",
             L("가중치 MB", "Weights MB"): round(r.param_mb, 2) if measured else "",
-            L("최대 메모리 MB", "Peak MB"): round(r.peak_mb, 1) if measured else "",
+            L("최대 메모리 MB (1장)", "Peak MB (1 image)"): round(r.peak_mb, 1) if measured else "",
             L("FP32 와 최대 차이", "Max |Δ| vs FP32"): float(f"{r.max_abs_diff:.3g}") if measured else "",
             L("1등 일치 %", "Top-1 agree %"): round(r.top1_agree, 1) if measured and cnn else "",
             L("1만 장 걸리는 시간", "Time for 10,000 images"): _duration(10_000 / r.throughput, lang) if measured and cnn else "",
@@ -1042,7 +1044,7 @@ def _build_tabs(ui, device_names, float_bits, precision_compare) -> None:
             number = gr.Textbox(value="0.1", label=t("precision.number"), elem_id="precision-number", scale=3)
             show = gr.Button(t("precision.show_bits"), variant="primary", elem_id="precision-show", scale=1)
         gr.Examples([["0.1"], ["1/3"], ["65504"], ["70000"], ["500"], ["1e-7"], ["1e-8"], ["-0"], ["inf"], ["nan"], ["3.4e38"]],
-                    inputs=[number], label=t("precision.examples"))
+                    inputs=[number], label=t("precision.examples"), examples_per_page=12)
         bits_html = gr.HTML(elem_id="precision-bits")
         spacing = gr.Plot(label=t("precision.spacing"), elem_id="precision-spacing")
     with gr.Tab(t("precision.compare_tab"), id="precision-compare", elem_id="precision-compare"):
@@ -1058,7 +1060,8 @@ def _build_tabs(ui, device_names, float_bits, precision_compare) -> None:
         run = gr.Button(t("precision.run"), variant="primary", elem_id="precision-run")
         chart = gr.Plot(label=t("precision.chart"), elem_id="precision-chart")
         notes = gr.Markdown(elem_id="precision-notes")
-        table = gr.Dataframe(label=t("precision.table"), wrap=True, elem_id="precision-table")
+        table = gr.Dataframe(label=t("precision.table"), wrap=True, elem_id="precision-table", max_height=900,
+                             column_widths=["5%", "7%", "6%", "7%", "5%", "6%", "6%", "6%", "6%", "6%", "5%", "7%", "28%"])
     with gr.Tab(t("precision.device_tab"), id="precision-device", elem_id="precision-device"):
         gr.Markdown(t("precision.device_panel"), elem_id="precision-device-panel")
 
