@@ -57,7 +57,9 @@ def _open(value) -> Image.Image:
             raise UserError("빈 파일(0바이트)입니다.", "The file is empty (0 bytes).")
         try:
             return Image.open(io.BytesIO(value))
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError, ImportError):
+            # ImportError: ultralytics (imported by the warm-up) patches Image.open to fetch a HEIF
+            # plugin when PIL cannot identify a file; offline that raises ModuleNotFoundError.
             raise _refuse_not_image() from None
         except Image.DecompressionBombError:
             raise _too_many_pixels(None) from None
