@@ -16,7 +16,7 @@ LESSONS = [
     "tabs.yolo_detect",
     "tabs.diffusion",
     "tabs.precision",
-    # "tabs.finetune",
+    "tabs.finetune",
 ]
 
 
