@@ -809,9 +809,15 @@ def build() -> None:
 
     controls = [model, conf, iou, imgsz, classes, grid, track]
     outputs = [annotated, counts, info, grid_img, before_img, after_img, state]
-    run.click(yolo_detect, [photo] + controls + [state], outputs, api_name="yolo_detect", **ui.MODEL)
+    # Photos: no tracking and no frame-rate state between clicks (each photo stands alone), hence a hidden
+    # "track off" input and a state that is never written back.
+    no_track = gr.Checkbox(value=False, visible=False)
+    photo_state, photo_state_sink = gr.State(None), gr.State(None)
+    photo_inputs = [photo, model, conf, iou, imgsz, classes, grid, no_track, photo_state]
+    photo_outputs = outputs[:-1] + [photo_state_sink]
+    run.click(yolo_detect, photo_inputs, photo_outputs, api_name="yolo_detect", **ui.MODEL)
     # A new photo (an upload or a click on an example) is detected at once; clearing the photo does nothing.
-    photo.change(detect_new_photo, [photo] + controls + [state], outputs, api_visibility="private", **ui.MODEL)
+    photo.change(detect_new_photo, photo_inputs, photo_outputs, api_visibility="private", **ui.MODEL)
     webcam.stream(yolo_detect, [webcam] + controls + [state], outputs, api_name="yolo_detect_webcam",
                   stream_every=0.1, show_progress="hidden", trigger_mode="always_last", **ui.MODEL)
     run_video.click(process_video, [video, model, conf, iou, imgsz, classes, track], [video_out, counts, info],

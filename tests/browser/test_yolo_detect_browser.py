@@ -113,6 +113,7 @@ def test_photo_example_in_korean(page_ko, screenshots):
     page.wait_for_function("document.querySelector('#yolo-info').innerText.includes('후보')", timeout=60_000)
     info = page.locator("#yolo-info").inner_text()
     assert "추론" in info and "남은 상자" in info
+    assert "받는 프레임" not in info  # photos carry no frame-rate state between clicks
     assert page.locator("#yolo-after img").count() == 1
     shot(page, screenshots, "yolo_detect_photo_ko")
 
