@@ -44,8 +44,9 @@ i18n.add({
     "vit_attention.strip": ("### 2. 한 줄로 펼친 패치: 맨 앞에 [CLS] 토큰, 그 뒤로 패치 0, 1, 2, ...",
                             "### 2. The patches flattened into one sequence: [CLS] first, then patch 0, 1, 2, ..."),
     "vit_attention.pos_header": ("### 3. 위치 임베딩", "### 3. Position embeddings"),
-    "vit_attention.pos_one": ("고른 패치의 위치 임베딩과 다른 모든 위치의 코사인 유사도",
-                              "Cosine similarity of the chosen patch's position embedding to every position"),
+    "vit_attention.pos_one": ("고른 패치의 위치 임베딩과 모든 위치의 코사인 유사도 (보라 -1 … 노랑 +1)",
+                              "Cosine similarity of the chosen patch's position embedding to every position "
+                              "(purple -1 … yellow +1)"),
     "vit_attention.pos_all": ("모든 패치의 유사도 지도 (작은 그림 하나 = 패치 하나)",
                               "The similarity map of every patch (one small picture = one patch)"),
     "vit_attention.attn_header": ("### 4. 어텐션: 어디를 보는가", "### 4. Attention: where does it look?"),
