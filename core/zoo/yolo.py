@@ -77,6 +77,10 @@ def ultralytics_ready() -> None:
         _settings_done = True
 
 
+# core.models.import_heavy_libraries calls this once: ultralytics' settings set and PIL's own open put back.
+warm_up = ultralytics_ready
+
+
 @lru_cache(maxsize=1)
 def coco_names() -> list[str]:
     """The 80 COCO class names, from ultralytics' own dataset file (no download, without importing ultralytics)."""
