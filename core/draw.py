@@ -8,7 +8,9 @@ import numpy as np
 def normalize01(values: np.ndarray) -> np.ndarray:
     """Scale to 0..1 (a constant map becomes all zeros); NaN/inf become 0."""
     values = np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    lo, hi = float(values.min(initial=0.0)), float(values.max(initial=0.0))
+    if values.size == 0:
+        return values
+    lo, hi = float(values.min()), float(values.max())
     return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values)
 
 
