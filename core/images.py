@@ -105,7 +105,7 @@ def _mode_to_rgb(img: Image.Image) -> Image.Image:
         # 16-bit and float images: stretch their real range to 0..255 instead of clipping to white.
         arr = np.asarray(img, dtype=np.float64)
         arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
-        lo, hi = float(arr.min(initial=0)), float(arr.max(initial=0))
+        lo, hi = (float(arr.min()), float(arr.max())) if arr.size else (0.0, 0.0)
         scaled = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
         return Image.fromarray(scaled.astype(np.uint8)).convert("RGB")
     if img.mode == "P" and "transparency" in img.info:
