@@ -68,10 +68,6 @@ i18n.add({
 })
 
 
-def _both_error(ko: str, en: str) -> UserError:
-    return UserError(ko, en)
-
-
 # ------------------------------------------------------------------ stages and shapes
 
 def resolve_layer(model: torch.nn.Module, layer: str) -> torch.nn.Module:
@@ -542,10 +538,16 @@ RANK_LABELS = ("1위 예측 / top-1 guess", "2위 예측 / 2nd guess", "3위 예
                "5위 예측 / 5th guess")
 
 
-def class_choices() -> list[tuple[str, int]]:
+def class_choices(with_classes: bool = True) -> list[tuple[str, int]]:
     """The Grad-CAM class picker: -1..-5 are the network's 1st..5th guesses, then the 1000 ImageNet classes."""
-    return ([(label, -(k + 1)) for k, label in enumerate(RANK_LABELS)]
-            + [(f"{i}: {name}", i) for i, name in enumerate(zoo.imagenet_categories())])
+    ranks = [(label, -(k + 1)) for k, label in enumerate(RANK_LABELS)]
+    if not with_classes:
+        return ranks
+    return ranks + [(f"{i}: {name}", i) for i, name in enumerate(zoo.imagenet_categories())]
+
+
+def all_class_choices():
+    return gr.update(choices=class_choices())
 
 
 def cam_target(cnn: CNN, cam_class) -> tuple[int | None, int]:
@@ -714,7 +716,10 @@ def build() -> None:
             n_maps = gr.Radio(list(N_CHOICES), value=16, label=t("cnn_features.n_maps"))
             scale = gr.Radio([(t("cnn_features.scale_each"), "each"), (t("cnn_features.scale_shared"), "shared")],
                              value="each", label=t("cnn_features.scale"))
-            cam_class = gr.Dropdown(class_choices(), value=-1, label=t("cnn_features.cam_class"), filterable=True)
+            # The 1000 class names arrive with the page (reading them imports torchvision: seconds at server start).
+            # Custom values are allowed so API callers can pass any class index; cam_target() checks it.
+            cam_class = gr.Dropdown(class_choices(with_classes=False), value=-1, label=t("cnn_features.cam_class"),
+                                    filterable=True, allow_custom_value=True, elem_id="cnn_features-cam-class")
             run = gr.Button(t("cnn_features.run"), variant="primary", elem_id="cnn_features-run")
         with gr.Column(scale=2):
             info = gr.Markdown(elem_id="cnn_features-info")
@@ -760,3 +765,4 @@ def build() -> None:
     root = gr.context.Context.root_block
     if root is not None:  # list the starting model's layers when the page opens
         root.load(on_model, [model], [layer, table, info], api_visibility="private", **ui.MODEL)
+        root.load(all_class_choices, None, [cam_class], api_visibility="private", **ui.QUICK)

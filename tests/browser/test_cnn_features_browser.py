@@ -25,7 +25,7 @@ def _run_example(page):
 @pytest.mark.browser
 def test_example_shows_maps_top5_and_grad_cam_ko(page_ko, screenshots):
     page = page_ko
-    tab = _run_example(page)
+    _run_example(page)
     info = page.locator("#cnn_features-info").inner_text()
     assert "사용 중인 모델" in info and "ResNet18" in info and "layer2" in info
     assert page.locator("#cnn_features-top5 .js-plotly-plot .bars path").count() >= 5
@@ -45,6 +45,16 @@ def test_example_shows_maps_top5_and_grad_cam_ko(page_ko, screenshots):
     channel_after = page.locator("#cnn_features-channel input").input_value()
     assert channel_after != channel_before
     shot(page, screenshots, "cnn_features_ko")
+    # Grad-CAM for a chosen class: the 1000 names arrive with the page; picking one re-runs the analysis.
+    picker = page.locator("#cnn_features-cam-class input")
+    picker.click()
+    picker.press("Control+a")
+    picker.press("Backspace")
+    picker.press_sequentially("tabby", delay=30)
+    page.get_by_role("option", name="281: tabby").click()
+    page.wait_for_function("() => document.querySelector('#cnn_features-info')?.innerText.includes('tabby')",
+                           timeout=60_000)
+    shot(page, screenshots, "cnn_features_ko_tabby")
 
 
 @pytest.mark.browser
