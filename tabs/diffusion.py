@@ -49,12 +49,14 @@ PREVIEW_MODES = ("latent_rgb", "taesd_half", "none")
 DECODERS = ("taesd", "vae")
 
 i18n.add({
-    "diffusion.title": ("Stable Diffusion: 노이즈에서 그림으로", "Stable Diffusion: from noise to a picture"),
+    "diffusion.title": ("Stable Diffusion 그림 생성", "Stable Diffusion"),
     "diffusion.prompt": ("프롬프트 (영어가 잘 통합니다)", "Prompt (English works best)"),
     "diffusion.negative": ("네거티브 프롬프트 (가이던스를 쓰는 모델만)", "Negative prompt (models with guidance only)"),
     "diffusion.model": ("모델", "Model"),
     "diffusion.steps": ("단계 수 (denoising steps)", "Denoising steps"),
     "diffusion.guidance": ("가이던스 스케일 (CFG)", "Guidance scale (CFG)"),
+    "diffusion.guidance_info": ("sd-turbo는 가이던스 없이(0) 그리도록 증류되어 0으로 고정됩니다",
+                                "sd-turbo was distilled to work without guidance, so it stays at 0"),
     "diffusion.seed": ("시드 (같은 시드 = 같은 시작 노이즈)", "Seed (same seed = same starting noise)"),
     "diffusion.randomize": ("무작위 시드", "Random seed"),
     "diffusion.size": ("크기 (픽셀)", "Size (pixels)"),
@@ -353,7 +355,7 @@ def latent_channels_image(latent: np.ndarray, side: int = 192, lang: str = "ko")
         channel = latent[ch].astype(np.float32)
         tile = resize_square(draw.colorize(channel, cv2.COLORMAP_VIRIDIS), side, nearest=True)
         label = f"ch{ch} {channel.min():+.1f}..{channel.max():+.1f}"
-        draw.put_label(tile, label, (6, 20), scale=0.5)
+        draw.put_label(tile, label, (6, side - 8), scale=0.5)  # bottom: the image label covers the top-left
         tiles.append(tile)
     while len(tiles) % 2:
         tiles.append(np.zeros_like(tiles[0]))
@@ -692,6 +694,7 @@ def build() -> None:
                 steps = gr.Slider(1, info.steps_max, value=info.steps_default, step=1, label=t("diffusion.steps"),
                                   elem_id="sd-steps")
                 guidance = gr.Slider(0, 15, value=info.guidance_default, step=0.5, label=t("diffusion.guidance"),
+                                     info=t("diffusion.guidance_info"), interactive=info.guidance_max > 0,
                                      elem_id="sd-guidance")
             with gr.Row():
                 seed = gr.Number(value=42, precision=0, minimum=0, maximum=SEED_MAX, label=t("diffusion.seed"),

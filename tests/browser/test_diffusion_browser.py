@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from core import i18n
 from tests.conftest import open_tab, shot
 
 pytestmark = pytest.mark.browser
@@ -10,8 +11,18 @@ pytestmark = pytest.mark.browser
 TAB_ID = "diffusion"
 
 
-def _generate(page, prompt: str, steps: int) -> None:
-    open_tab(page, TAB_ID)
+def _open(page, table: dict) -> None:
+    """open_tab, or through the tab bar's overflow menu when the titles (longer in English) do not fit."""
+    if page.locator(f"#tab-{TAB_ID}-button").count() == 0:
+        page.locator(".overflow-menu button[aria-label='More tabs']").first.click()
+        page.locator(".overflow-dropdown button", has_text=table["diffusion.title"]).first.click()
+        page.wait_for_selector(f"#tab-{TAB_ID}", state="visible")
+    else:
+        open_tab(page, TAB_ID)
+
+
+def _generate(page, prompt: str, steps: int, table: dict) -> None:
+    _open(page, table)
     page.locator("#sd-prompt textarea").fill(prompt)
     page.locator("#sd-size").get_by_text("256", exact=True).click()
     steps_box = page.locator("#sd-steps input[type='number']")
@@ -24,7 +35,7 @@ def _generate(page, prompt: str, steps: int) -> None:
 def test_generate_streams_previews_and_shows_tokens_ko(page_ko, screenshots):
     page = page_ko
     long_prompt = "a photo of a cute cat " * 16 + "riding a rocket to the moon"
-    _generate(page, long_prompt, steps=3)
+    _generate(page, long_prompt, steps=3, table=i18n.KO)
     assert page.locator("#sd-gallery img").count() >= 3  # one preview per step
     status = page.inner_text("#sd-status")
     assert "완성" in status and "3/3" in status
@@ -40,7 +51,7 @@ def test_generate_streams_previews_and_shows_tokens_ko(page_ko, screenshots):
 
 def test_generate_and_compare_en(page_en, screenshots):
     page = page_en
-    _generate(page, "a photo of a red fox in the snow", steps=2)
+    _generate(page, "a photo of a red fox in the snow", steps=2, table=i18n.EN)
     assert "done" in page.inner_text("#sd-status")
     assert "of 77 positions used" in page.inner_text("#sd-token-summary")
     seed_before = page.locator("#sd-seed input").input_value()
