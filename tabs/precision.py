@@ -64,7 +64,7 @@ i18n.add({
     "precision.run": ("측정하기", "Measure"),
     "precision.chart": ("측정 결과", "Measurements"),
     "precision.table": ("표", "Table"),
-    "precision.notes": ("결과 읽는 법", "What the result means"),
+    "precision.notes": ("### 결과 읽는 법", "### What the result means"),
     "precision.device_tab": ("이 컴퓨터의 장치", "This machine's devices"),
 })
 
@@ -335,7 +335,7 @@ def cpu_features() -> dict:
         pass
     capability = torch.backends.cpu.get_cpu_capability()
     return {
-        "model": model_name or "unknown", "cores": os.cpu_count() or 1, "threads": torch.get_num_threads(),
+        "model": model_name or "unknown", "cores": os.cpu_count() or 1,
         "capability": capability, "amx": bool({"amx_bf16", "amx_tile", "amx_fp16"} & flags),
         "avx512_bf16": "avx512_bf16" in flags, "avx512_fp16": "avx512_fp16" in flags,
         "amx_fp16": "amx_fp16" in flags, "amx_bf16": "amx_bf16" in flags, "avx512": "avx512f" in flags,
@@ -414,7 +414,7 @@ def device_panel(lang: str) -> str:
     f = cpu_features()
     lines = [f"### {L('이 컴퓨터', 'This machine')}",
              f"- **CPU**: {f['model']}, {L('논리 코어', 'logical cores')} {f['cores']}, "
-             f"{L('PyTorch 스레드', 'PyTorch threads')} {f['threads']}, {L('명령어', 'instructions')} {f['capability']}"]
+             f"{L('PyTorch 스레드', 'PyTorch threads')} {torch.get_num_threads()}, {L('명령어', 'instructions')} {f['capability']}"]
     gpus = gpu_features()
     for g in gpus:
         lines.append(f"- **GPU**: {g['name']}, {g['memory_gb']:.0f} GiB, compute capability {g['capability']}, "
@@ -436,8 +436,11 @@ def device_panel(lang: str) -> str:
                 "| Training deep nets | slow | fast (limited by one card's memory) | many GPUs for big models and data |\n"
                 "| Cost | already there | buy an expensive card | pay for the hours used |\n"
                 "| Upkeep | you | you (drivers, cooling) | the cloud provider |"),
-              L("측정하기를 누르면 아래 '결과 읽는 법'에 이 컴퓨터에서 잰 숫자로 이미지 10,000장에 걸리는 시간이 나옵니다.",
-                "Press Measure: 'What the result means' then gives the time for 10,000 images from the numbers measured here.")]
+              "",
+              L("'같은 모델, 여러 정밀도' 탭에서 측정하기를 누르면, 그래프 아래 '결과 읽는 법'에 이 컴퓨터에서 잰 속도로 "
+                "이미지 10,000장에 걸리는 시간이 장치·정밀도마다 나옵니다.",
+                "Press Measure in 'Same model, many precisions': 'What the result means' under the chart then gives, for each "
+                "device and precision, the time 10,000 images take at the speed measured here.")]
     return "\n".join(lines)
 
 
@@ -642,6 +645,37 @@ class _Clock:
             self.progress(min(1.0, self.elapsed() / self.budget), f"{what} ({self.elapsed():.0f} / {self.budget:.0f} s)")
 
 
+class _OutOfTime(Exception):
+    """Raised from inside a forward pass when the whole time budget is used up."""
+
+    def __init__(self, done: int, total: int, seconds: float):
+        super().__init__(f"{done}/{total} layers in {seconds:.1f} s")
+        self.done, self.total, self.seconds = done, total, seconds
+
+
+def _budget_guard(model: torch.nn.Module, clock: "_Clock"):
+    """Hooks that stop a forward pass between two layers once the budget is over (a slow precision cannot overrun it).
+
+    Returns a function that removes the hooks."""
+    layers = [m for m in model.modules() if not list(m.children())]
+    state = {"done": 0, "started": time.perf_counter()}
+
+    def before(_module, _args):
+        if state["done"] == 0:
+            state["started"] = time.perf_counter()
+        if clock.left() <= 0:
+            raise _OutOfTime(state["done"] % len(layers), len(layers), time.perf_counter() - state["started"])
+        state["done"] += 1
+
+    def after(_module, _args, _out):
+        if state["done"] >= len(layers):
+            state["done"] = 0
+
+    handles = [m.register_forward_pre_hook(before) for m in layers]
+    handles.append(layers[-1].register_forward_hook(after))
+    return lambda: [h.remove() for h in handles]
+
+
 def _timed(fn: Callable[[], object], device: torch.device) -> tuple[object, float]:
     _sync(device)
     started = time.perf_counter()
@@ -677,7 +711,10 @@ def _repeat(fn: Callable[[], object], device: torch.device, first_s: float, dead
             clock: _Clock) -> list[float]:
     samples = [first_s]
     while len(samples) < repeats and clock.elapsed() + statistics.median(samples) < deadline:
-        samples.append(_timed(fn, device)[1])
+        try:
+            samples.append(_timed(fn, device)[1])
+        except _OutOfTime:  # the budget ended during this run: keep the runs already timed
+            break
     return samples
 
 
@@ -702,16 +739,36 @@ def _run_cnn(model32, precision: str, device: torch.device, batch: torch.Tensor,
     model, in_dtype = cnn_for(model32, precision)
     run_device = torch.device("cpu") if precision == "int8" else device
     x_all = batch.to(device=run_device, dtype=in_dtype)
+    remove_guard = _budget_guard(model, clock)
+    try:
+        return _measure_cnn(model, precision, device, run_device, x_all, reference, deadline, repeats, clock)
+    except _OutOfTime as stop:
+        if stop.done == 0:
+            return _skipped(str(device), precision, "cnn")
+        need = stop.seconds * stop.total / stop.done
+        return Row(str(device), precision, "cnn", "skipped",
+                   (f"시간 예산이 끝나 멈췄습니다: {stop.seconds:.0f}초 동안 이미지 한 장의 층 {stop.done}/{stop.total}개만 계산했습니다 "
+                    f"(한 장에 약 {need:.0f}초).",
+                    f"Stopped when the time budget ran out: in {stop.seconds:.0f} s only {stop.done} of {stop.total} layers of "
+                    f"one image were computed (about {need:.0f} s per image)."))
+    finally:
+        remove_guard()
+
+
+def _measure_cnn(model, precision: str, device: torch.device, run_device: torch.device, x_all: torch.Tensor,
+                 reference: torch.Tensor | None, deadline: float, repeats: int, clock: "_Clock") -> Row:
     with torch.inference_mode():
         started = time.perf_counter()
         first_out, activations = _activation_peak(lambda: model(x_all[:1]), run_device)
         one = time.perf_counter() - started
         n = min(len(x_all), int(max(0.0, deadline - clock.elapsed()) / 2 / max(one, 1e-4)))
-        if n >= 1:
+        try:
+            if n < 1:
+                raise _OutOfTime(0, 1, one)
             x = x_all[:n]
             out, first = _timed(lambda: model(x), run_device)
             samples = _repeat(lambda: model(x), run_device, first, deadline, repeats, clock)
-        else:  # not even one more image fits: the warm-up pass is the only measurement
+        except _OutOfTime:  # no time for the batch: the one-image pass is the only measurement
             n, out, samples = 1, first_out, [one]
     logits = out.float().cpu()
     latency = statistics.median(samples)
@@ -736,22 +793,23 @@ def _estimate_one_image(one_fp32: float | None, precision: str, device: torch.de
 
 def _run_matmul(precision: str, device: torch.device, size: int, references: dict, repeats: int,
                 clock: _Clock) -> Row:
+    """Time an N x N matmul. N grows from size/8 by doubling while the next size (8x the work) still fits the
+    share of the budget, so a precision that is slow here is measured at a smaller N instead of overrunning."""
     deadline = clock.elapsed() + clock.share()
-    # Try a quarter-size multiply first: it costs 1/64 of the full one and tells whether the full size fits.
-    n = size
-    probe_n = max(64, size // 4)
-    gen = torch.Generator().manual_seed(probe_n)
-    a, b = torch.randn(probe_n, probe_n, generator=gen), torch.randn(probe_n, probe_n, generator=gen)
-    fn = matmul_for(a, b, precision, device)
-    _timed(fn, device)
-    _, small = _timed(fn, device)
-    while n > probe_n and small * (n / probe_n) ** 3 * 3 > max(0.0, deadline - clock.elapsed()):
-        n //= 2
-    gen = torch.Generator().manual_seed(n)
-    a, b = torch.randn(n, n, generator=gen), torch.randn(n, n, generator=gen)
-    fn = matmul_for(a, b, precision, device)
-    _timed(fn, device)  # warm-up at the final size
+
+    def build(n: int):
+        gen = torch.Generator().manual_seed(n)
+        a, b = torch.randn(n, n, generator=gen), torch.randn(n, n, generator=gen)
+        return a, b, matmul_for(a, b, precision, device)
+
+    n = max(64, size // 8)
+    a, b, fn = build(n)
+    _timed(fn, device)  # warm-up: first call, kernel selection
     out, first = _timed(fn, device)
+    while n < size and first * 8 * 2 < deadline - clock.elapsed():
+        n *= 2
+        a, b, fn = build(n)
+        out, first = _timed(fn, device)
     samples = _repeat(fn, device, first, deadline, repeats, clock)
     if n not in references:
         references[n] = a @ b  # FP32 on the CPU
@@ -935,8 +993,10 @@ def compare_notes(result: CompareResult, lang: str) -> str:
         lines.append(result.fallback_note.split("\n")[0 if lang == "ko" else -1])
     skipped = [r for r in result.rows if r.status == "skipped"]
     if skipped:
-        lines.append(L(f"시간 예산이 모자라 {len(skipped)}개 항목을 건너뛰었습니다.", f"{len(skipped)} items were skipped for lack of time."))
-    lines.append(f"**CPU**: {cpu_case(lang)}")
+        lines.append(L(f"시간 예산이 모자라 {len(skipped)}개 항목을 건너뛰었습니다.", f"{len(skipped)} item(s) skipped for lack of time."))
+    threads = L(f"PyTorch 는 이번에 CPU 코어 {os.cpu_count()}개 중 {torch.get_num_threads()}개 스레드를 썼습니다. ",
+                f"PyTorch used {torch.get_num_threads()} thread(s) of the {os.cpu_count()} CPU cores. ")
+    lines.append(f"**CPU**: {threads}{cpu_case(lang)}")
     base = cnn.get(("cpu", "fp32"))
     for p in ("bf16", "fp16"):
         r = cnn.get(("cpu", p))
@@ -1059,6 +1119,7 @@ def _build_tabs(ui, device_names, float_bits, precision_compare) -> None:
             budget = gr.Slider(5, 120, value=DEFAULT_BUDGET_S, step=5, label=t("precision.budget"), elem_id="precision-budget")
         run = gr.Button(t("precision.run"), variant="primary", elem_id="precision-run")
         chart = gr.Plot(label=t("precision.chart"), elem_id="precision-chart")
+        gr.Markdown(t("precision.notes"))
         notes = gr.Markdown(elem_id="precision-notes")
         table = gr.Dataframe(label=t("precision.table"), wrap=True, elem_id="precision-table", max_height=900,
                              column_widths=["5%", "7%", "6%", "7%", "5%", "6%", "6%", "6%", "6%", "6%", "5%", "7%", "28%"])
