@@ -29,10 +29,11 @@ def rows() -> list[dict]:
     def grad_cam():
         cf.grad_cam(cnn, photo)
 
-    forward_ms = median_ms(forward_only, runs=7)
     return [
         row("cnn_features", f"ResNet18 forward + {layer} grid of 16 maps, 224x224", median_ms(forward_and_grid, runs=7),
-            target="<= 200 ms", baseline=forward_ms, baseline_what="forward alone"),
-        row("cnn_features", "ResNet18 Grad-CAM (forward + backward), 224x224", median_ms(grad_cam, runs=7),
-            target="<= 400 ms", baseline=forward_ms, baseline_what="forward alone"),
+            target="<= 200 ms"),
+        row("cnn_features", "ResNet18 Grad-CAM (forward + backward to layer4), 224x224", median_ms(grad_cam, runs=7),
+            target="<= 400 ms"),
+        # For reading the two above: the network alone (forward, top-5), same run.
+        row("cnn_features", "ResNet18 forward alone, 224x224", median_ms(forward_only, runs=7)),
     ]
