@@ -231,6 +231,7 @@ _STYLE = """<style>
 .ptable{border-collapse:collapse;margin:6px 0 12px 0;font-size:0.95rem}
 .ptable th,.ptable td{border:1px solid #cbd5e1;padding:4px 8px;color:#111;text-align:left;vertical-align:middle}
 .ptable th{background:#e2e8f0}
+.precision-bits .ptable td:last-child{min-width:16em}
 .plegend span{display:inline-block;padding:1px 8px;border-radius:4px;color:#fff;font-weight:700;margin-right:6px}
 </style>"""
 
