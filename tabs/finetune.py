@@ -429,6 +429,17 @@ def _run(session: Session, continue_training, backbone, n_frozen, epochs, learni
                    confusion_figure(result.confusion, data.class_names, lang), session, gr.skip(), gr.skip())
 
 
+def keep_charts_on_error(run, lang_request):
+    """Run a training generator; a problem the user can fix becomes a warning and a status line, so the
+    curves of earlier runs stay on screen (a raised error would blank every output)."""
+    try:
+        yield from run
+    except UserError as exc:
+        gr.Warning(str(exc))
+        message = exc.ko if i18n.lang_of(lang_request) == "ko" else exc.en
+        yield (gr.skip(), f"⚠️ {message}", gr.skip(), gr.skip(), gr.skip(), gr.skip())
+
+
 def on_stop(session):
     if isinstance(session, Session):
         session.stop_requested = True
@@ -577,13 +588,15 @@ def build() -> None:
 
     def train_new(backbone, n_frozen, epochs, lr, batch, augment_on, patience, min_delta, source, n_classes,
                   per_class, seed, n0, n1, n2, n3, n4, f0, f1, f2, f3, f4, session, request: gr.Request):
-        yield from run_training(False, backbone, n_frozen, epochs, lr, batch, augment_on, patience, min_delta, source,
-                                n_classes, per_class, seed, [n0, n1, n2, n3, n4], [f0, f1, f2, f3, f4], session, request)
+        yield from keep_charts_on_error(run_training(
+            False, backbone, n_frozen, epochs, lr, batch, augment_on, patience, min_delta, source, n_classes, per_class,
+            seed, [n0, n1, n2, n3, n4], [f0, f1, f2, f3, f4], session, request), request)
 
     def train_more(backbone, n_frozen, epochs, lr, batch, augment_on, patience, min_delta, source, n_classes,
                    per_class, seed, n0, n1, n2, n3, n4, f0, f1, f2, f3, f4, session, request: gr.Request):
-        yield from run_training(True, backbone, n_frozen, epochs, lr, batch, augment_on, patience, min_delta, source,
-                                n_classes, per_class, seed, [n0, n1, n2, n3, n4], [f0, f1, f2, f3, f4], session, request)
+        yield from keep_charts_on_error(run_training(
+            True, backbone, n_frozen, epochs, lr, batch, augment_on, patience, min_delta, source, n_classes, per_class,
+            seed, [n0, n1, n2, n3, n4], [f0, f1, f2, f3, f4], session, request), request)
 
     preview_btn.click(preview, data_inputs, [gallery, split_md], api_name="finetune_data", **ui.QUICK)
     train_btn.click(train_new, train_inputs, outputs, api_name="finetune", **ui.HEAVY_TRAINING)

@@ -90,3 +90,23 @@ def test_english_labels_and_split_counts(page_en, screenshots):
     assert "Validation accuracy" in page.locator("#finetune-confusion").inner_text()
     shot(page, screenshots, "finetune_en")
     page.locator("#finetune-curves").screenshot(path=str(screenshots / "finetune_curves_en.png"))
+    # My own photos, none given yet: a clear message instead of a run.
+    page.locator("#finetune-source").get_by_text("My photos / webcam").click()
+    page.locator("#finetune-name-0 textarea, #finetune-name-0 input").first.fill("my cup")
+    page.locator("#finetune-train").click()
+    page.wait_for_function(
+        "() => (document.querySelector('#finetune-status')?.innerText || '').includes(\"Class 'my cup' has no images\")",
+        timeout=60_000)
+    # The warning leaves the earlier run's curves on screen.
+    assert page.locator("#finetune-curves .scatterlayer .trace").count() >= 4
+    shot(page, screenshots, "finetune_en_no_images")
+    # Stop: a longer run ends within a batch when the Stop button is pressed.
+    page.locator("#finetune-source").get_by_text("Built-in shape set").click()
+    _set_slider(page, "finetune-per-class", 40)
+    page.locator("#finetune-train").click()
+    page.wait_for_function(
+        "() => /⏳|epoch/.test(document.querySelector('#finetune-status')?.innerText || '')", timeout=60_000)
+    page.locator("#finetune-stop").click()
+    page.wait_for_function(
+        "() => /Stopped\\.|stopped with the Stop button/.test(document.querySelector('#finetune-status')?.innerText || '')",
+        timeout=60_000)
