@@ -279,7 +279,9 @@ def float_bits_view(text, lang: str = "ko"):
     for fmt in pb.FORMATS:
         around = pb.neighbours(pb.encode(x, fmt), fmt)
         if around is not None:
-            neighbours.append(f"<b>{fmt.label}</b>: {_fmt_value(around[0])} &lt; <b>{_fmt_value(pb.to_format(x, fmt))}</b> &lt; {_fmt_value(around[1])}")
+            above = L("(더 큰 수 없음)", "(no larger number)") if math.isnan(around[1]) else _fmt_value(around[1])
+            below = L("(더 작은 수 없음)", "(no smaller number)") if math.isnan(around[0]) else _fmt_value(around[0])
+            neighbours.append(f"<b>{fmt.label}</b>: {below} &lt; <b>{_fmt_value(pb.to_format(x, fmt))}</b> &lt; {above}")
     neighbour_html = (f"<p>{L('저장된 값과 그 바로 아래·위의 수:', 'The stored value and the numbers just below and above it:')}<br>"
                       + "<br>".join(neighbours) + "</p>") if neighbours else ""
     props = f"<h4>{L('형식별 한계', 'Limits of each format')}</h4>" + formats_table_html(lang)
