@@ -531,7 +531,10 @@ def starting_model() -> str:
 
 
 def model_choices() -> list[tuple[str, str]]:
-    return [(DISPLAY_NAMES.get(name, name), name) for name in zoo.cnn_names()]
+    """'ResNet18 · 45 MB': the size says how long a first download takes (Lite0 ships with the app)."""
+    sizes = {name: mb for name, (_, _, mb, _) in zoo.TORCHVISION_CNNS.items()}
+    return [(f"{DISPLAY_NAMES.get(name, name)} · {sizes[name]} MB" if name in sizes
+             else f"{DISPLAY_NAMES.get(name, name)} · offline", name) for name in zoo.cnn_names()]
 
 
 RANK_LABELS = ("1위 예측 / top-1 guess", "2위 예측 / 2nd guess", "3위 예측 / 3rd guess", "4위 예측 / 4th guess",
