@@ -253,3 +253,21 @@ def test_charts_mark_best_and_stop(tiny_cnn):
     cm = np.array([[5, 1], [0, 6]])
     conf = tab.confusion_figure(cm, ["a", "b"], "ko")
     assert np.array_equal(np.asarray(conf.data[0].z), cm) and "91.7%" in conf.layout.title.text
+
+
+def test_augmented_views_and_uncached_path_with_unfrozen_stages(tiny_cnn):
+    images, pairs = ft.builtin_images(2, 4, seed=5)
+    data = ft.make_dataset(images, [en for _, en in pairs])
+    cfg = ft.TrainConfig(epochs=2, batch_size=4, augment=True, patience=5)
+    model = ft.FineTuned(tiny_cnn, 10, data.class_names)  # bn2 (and pooling) trainable
+    prep = ft.prepare(model, data, cfg)
+    assert prep.cached and len(prep.train_views) == 1 + ft.AUG_VIEWS
+    assert prep.train_views[0].shape == (len(data.train_idx), 1280, 7, 7)
+    assert not torch.allclose(prep.train_views[0], prep.train_views[1])  # augmented copies really differ
+    result = list(ft.train(model, prep, cfg))[-1]
+    assert result.stopped_epoch == 2 and result.confusion.sum() == len(data.val_idx)
+    # Over the memory budget (forced here): the frozen part runs in every batch, on input pixels.
+    raw = ft.prepare(ft.FineTuned(tiny_cnn, 10, data.class_names), data, cfg, cache=False)
+    assert not raw.cached and raw.val.shape[1:] == (3, 224, 224)
+    result = list(ft.train(ft.FineTuned(tiny_cnn, 10, data.class_names), raw, cfg))[-1]
+    assert result.stopped_epoch == 2
