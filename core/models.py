@@ -149,6 +149,9 @@ def import_heavy_libraries() -> None:
         if _heavy_done:
             return
         started = time.perf_counter()
+        # Importing ultralytics sets OMP_NUM_THREADS=1 when it is unset, which would halve every tab on a
+        # 2-core machine: keep torch's own thread count and the environment as they were.
+        threads, omp_env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
         _ensure_zoo()  # the family modules set their libraries' switches (e.g. ultralytics offline) first
         for module_name, attributes in HEAVY_IMPORTS:
             try:
@@ -161,6 +164,9 @@ def import_heavy_libraries() -> None:
             warm_up = getattr(sys.modules.get(zoo_module), "warm_up", None)
             if warm_up is not None:
                 warm_up()
+        if omp_env is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        torch.set_num_threads(threads)
         _heavy_done = True
         log.info("heavy libraries imported in %.1f s", time.perf_counter() - started)
 

@@ -201,3 +201,12 @@ def test_default_cnn_falls_back_to_offline_lite0(monkeypatch, tmp_path):
     cnn, note = load_cnn("resnet18", device="cpu")
     assert cnn.name == "efficientnet_lite0" and cnn.real_weights
     assert "--prefetch resnet18" in note
+
+
+def test_heavy_imports_keep_torch_threads():
+    """ultralytics sets OMP_NUM_THREADS=1 on import; the app must keep using every core."""
+    before = torch.get_num_threads()
+    models.import_heavy_libraries()
+    import ultralytics  # noqa: F401
+
+    assert torch.get_num_threads() == before
