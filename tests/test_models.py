@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -204,9 +205,14 @@ def test_default_cnn_falls_back_to_offline_lite0(monkeypatch, tmp_path):
 
 
 def test_heavy_imports_keep_torch_threads():
-    """ultralytics sets OMP_NUM_THREADS=1 on import; the app must keep using every core."""
-    before = torch.get_num_threads()
-    models.import_heavy_libraries()
-    import ultralytics  # noqa: F401
+    """ultralytics sets OMP_NUM_THREADS=1 on import; the app must keep using every core (fresh process)."""
+    import subprocess
+    import sys
 
-    assert torch.get_num_threads() == before
+    code = ("import os, torch; os.environ.pop('OMP_NUM_THREADS', None); torch.set_num_threads(2); "
+            "from core import models; models.import_heavy_libraries(); import ultralytics; "
+            "print(torch.get_num_threads(), os.environ.get('OMP_NUM_THREADS'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=str(Path(__file__).resolve().parent.parent))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-2:] == ["2", "None"]
