@@ -37,8 +37,8 @@ def main() -> int:
             rows.append({"tab": name, "what": f"FAILED: {exc}", "value": float("nan"), "unit": "", "target": "",
                          "baseline": None, "baseline_what": "", "ratio": None})
         print(f"# {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    print(f"| tab | what | value | target | baseline (same run) | ratio |")
-    print(f"|---|---|---|---|---|---|")
+    print("| tab | what | value | target | baseline (same run) | ratio |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         base = f"{r['baseline']:.1f} {r['unit']} ({r['baseline_what']})" if r["baseline"] else ""
         ratio = f"{r['ratio']:.2f}x" if r["ratio"] else ""

@@ -39,7 +39,7 @@ N_CHOICES = (8, 16, 32, 64)
 FEATURE_COLORMAP = cv2.COLORMAP_VIRIDIS
 
 i18n.add({
-    "cnn_features.title": ("CNN 특징 맵", "CNN feature maps"),
+    "cnn_features.title": ("2. CNN 특징 맵", "2. CNN feature maps"),
     "cnn_features.image": ("사진", "Photo"),
     "cnn_features.model": ("CNN 모델", "CNN model"),
     "cnn_features.layer": ("층 (출력 크기: 높이x너비x채널)", "Layer (output: height x width x channels)"),

@@ -49,7 +49,7 @@ PREVIEW_MODES = ("latent_rgb", "taesd_half", "none")
 DECODERS = ("taesd", "vae")
 
 i18n.add({
-    "diffusion.title": ("Stable Diffusion 그림 생성", "Stable Diffusion"),
+    "diffusion.title": ("5. Stable Diffusion", "5. Stable Diffusion"),
     "diffusion.prompt": ("프롬프트 (영어가 잘 통합니다)", "Prompt (English works best)"),
     "diffusion.negative": ("네거티브 프롬프트 (가이던스를 쓰는 모델만)", "Negative prompt (models with guidance only)"),
     "diffusion.model": ("모델", "Model"),

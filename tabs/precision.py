@@ -48,7 +48,7 @@ FORMAT_COLOURS = {"fp32": "#111827", "fp16": "#2563eb", "bf16": "#16a34a", "e4m3
 DEVICE_COLOURS = ["#2563eb", "#dc2626", "#16a34a"]
 
 i18n.add({
-    "precision.title": ("정밀도와 장치", "Precision & devices"),
+    "precision.title": ("6. 정밀도와 장치", "6. Precision & devices"),
     "precision.numbers_tab": ("숫자 하나를 비트로 보기", "One number, bit by bit"),
     "precision.number": ("숫자 (예: 0.1, 1/3, 65504, 1e-8, 500, inf, nan, -0)", "A number (e.g. 0.1, 1/3, 65504, 1e-8, 500, inf, nan, -0)"),
     "precision.show_bits": ("비트 보기", "Show the bits"),

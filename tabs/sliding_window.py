@@ -48,7 +48,7 @@ MAX_TYPED_ABS = 1e6  # typed values beyond this are refused (products would lose
 PHOTO_SIDE = 320  # the "on a real photo" panel works on the photo at this long side
 
 i18n.add({
-    "sliding_window.title": ("슬라이딩 윈도우 · 스트라이드 · 패딩 · 풀링", "Sliding window · stride · padding · pooling"),
+    "sliding_window.title": ("1. 슬라이딩 윈도우", "1. Sliding window"),
     "sliding_window.height": ("입력 높이", "Input height"),
     "sliding_window.width": ("입력 너비", "Input width"),
     "sliding_window.kernel_size": ("커널(창) 크기 k", "Kernel (window) size k"),

@@ -34,7 +34,7 @@ HIGHLIGHT = (255, 220, 0)  # the chosen patch, drawn on every map
 MEAN_HEAD = "mean"
 
 i18n.add({
-    "vit_attention.title": ("ViT 어텐션", "ViT attention"),
+    "vit_attention.title": ("3. ViT 어텐션", "3. ViT attention"),
     "vit_attention.image": ("사진", "Photo"),
     "vit_attention.model": ("ViT 모델", "ViT model"),
     "vit_attention.run": ("패치로 나누고 어텐션 보기", "Split into patches and show attention"),

@@ -53,7 +53,7 @@ VIDEO_MAX_FPS = 15  # frames above this rate are skipped (the output keeps real 
 VIDEO_MAX_SIDE = 640
 
 i18n.add({
-    "yolo_detect.title": ("YOLO 객체 탐지", "YOLO object detection"),
+    "yolo_detect.title": ("4. YOLO 객체 탐지", "4. YOLO detection"),
     "yolo_detect.model": ("모델", "Model"),
     "yolo_detect.conf": ("신뢰도 임계값 (이보다 낮은 후보는 버림)", "Confidence threshold (weaker candidates are dropped)"),
     "yolo_detect.iou": ("NMS IoU 임계값 (이보다 많이 겹치면 지움)", "NMS IoU threshold (boxes overlapping more are removed)"),

@@ -11,18 +11,8 @@ pytestmark = pytest.mark.browser
 TAB_ID = "diffusion"
 
 
-def _open(page, table: dict) -> None:
-    """open_tab, or through the tab bar's overflow menu when the titles (longer in English) do not fit."""
-    if page.locator(f"#tab-{TAB_ID}-button").count() == 0:
-        page.locator(".overflow-menu button[aria-label='More tabs']").first.click()
-        page.locator(".overflow-dropdown button", has_text=table["diffusion.title"]).first.click()
-        page.wait_for_selector(f"#tab-{TAB_ID}", state="visible")
-    else:
-        open_tab(page, TAB_ID)
-
-
 def _generate(page, prompt: str, steps: int, table: dict) -> None:
-    _open(page, table)
+    open_tab(page, TAB_ID)
     page.locator("#sd-prompt textarea").fill(prompt)
     page.locator("#sd-size").get_by_text("256", exact=True).click()
     steps_box = page.locator("#sd-steps input[type='number']")

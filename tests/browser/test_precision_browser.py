@@ -3,23 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from core import i18n
 from tabs import precision  # registers the tab's strings in i18n.KO / i18n.EN
 from tests.conftest import open_tab, shot
 
 pytestmark = pytest.mark.browser
 
 TAB_ID = "precision"
-
-
-def _open_precision(page, table: dict) -> None:
-    """open_tab, or through the tab bar's overflow menu when the titles (longer in English) do not fit."""
-    if page.locator(f"#tab-{TAB_ID}-button").count() == 0:
-        page.locator(".overflow-menu button[aria-label='More tabs']").first.click()
-        page.locator(".overflow-dropdown button", has_text=table[precision.TITLE]).first.click()
-        page.wait_for_selector(f"#tab-{TAB_ID}", state="visible")
-    else:
-        open_tab(page, TAB_ID)
 
 
 def _inner_tab(page, elem_id: str) -> None:
@@ -47,7 +36,7 @@ def _run_compare(page, budget: int) -> None:
 
 def test_bits_and_comparison_in_korean(page_ko, screenshots):
     page = page_ko
-    _open_precision(page, i18n.KO)
+    open_tab(page, TAB_ID)
     _show_bits(page, "500")
     bits = page.locator("#precision-bits")
     bits.get_by_text("448", exact=False).first.wait_for(timeout=60_000)
@@ -72,7 +61,7 @@ def test_bits_and_comparison_in_korean(page_ko, screenshots):
 
 def test_bits_comparison_and_devices_in_english(page_en, screenshots):
     page = page_en
-    _open_precision(page, i18n.EN)
+    open_tab(page, TAB_ID)
     _show_bits(page, "0.1")
     page.locator("#precision-bits").get_by_text("0.10009765625").first.wait_for(timeout=60_000)
     assert "Value actually stored" in page.locator("#precision-bits").inner_text()
