@@ -20,7 +20,7 @@ MIX = [
                                        stride=rng.randint(1, 2), padding=rng.randint(0, 1),
                                        operation=rng.choice(["conv", "max", "avg"]))),
     ("float_bits", 4, lambda rng: dict(text=str(rng.choice([0.1, 3.14159, 65504, 1e-8, -2.5, 448, 1e30])))),
-    ("cnn_features", 3, lambda rng: dict(image=_photo(rng), layer=None)),
+    ("cnn_features", 3, lambda rng: dict(image=_photo(rng))),
     ("vit_attention", 3, lambda rng: dict(image=_photo(rng))),
     ("yolo_detect", 3, lambda rng: dict(image=_photo(rng))),
     ("sd_generate", 1, lambda rng: dict(prompt=rng.choice(["a red apple", "a cat on a chair"]), size=256, steps=1)),

@@ -43,6 +43,7 @@ i18n.add({
     "cnn_features.image": ("사진", "Photo"),
     "cnn_features.model": ("CNN 모델", "CNN model"),
     "cnn_features.layer": ("층 (출력 크기: 높이x너비x채널)", "Layer (output: height x width x channels)"),
+    "cnn_features.layer_auto": ("자동 (추천 층)", "auto (suggested layer)"),
     "cnn_features.n_maps": ("보여 줄 특징 맵 개수 (가장 강하게 반응한 순)", "Feature maps to show (most active first)"),
     "cnn_features.scale": ("색 범위", "Colour scale"),
     "cnn_features.scale_each": ("맵마다 따로", "Per map"),
@@ -715,7 +716,9 @@ def build() -> None:
             gr.Examples([[str(p)] for p in EXAMPLES], inputs=[image], label=t("cnn_features.examples"))
             model = gr.Dropdown(model_choices(), value=starting_model(), label=t("cnn_features.model"),
                                 elem_id="cnn_features-model")
-            layer = gr.Dropdown([], label=t("cnn_features.layer"), elem_id="cnn_features-layer")
+            # "" = the model's suggested layer, so API callers may leave the layer out.
+            layer = gr.Dropdown([(t("cnn_features.layer_auto"), "")], value="", label=t("cnn_features.layer"),
+                                elem_id="cnn_features-layer")
             n_maps = gr.Radio(list(N_CHOICES), value=16, label=t("cnn_features.n_maps"))
             scale = gr.Radio([(t("cnn_features.scale_each"), "each"), (t("cnn_features.scale_shared"), "shared")],
                              value="each", label=t("cnn_features.scale"))

@@ -66,7 +66,7 @@ BAD_FILES = {  # name -> (bytes, must the app refuse it?)
 
 # (api_name, name of the image parameter, other arguments)
 IMAGE_ENDPOINTS = [
-    ("cnn_features", "image", {"layer": None}),
+    ("cnn_features", "image", {}),
     ("vit_attention", "image", {}),
     ("yolo_detect", "image", {}),
 ]
@@ -206,6 +206,6 @@ def test_precision_compare_absurd_settings(client, app_url, kwargs):
 def test_dropdown_value_outside_choices_is_bilingual(client, bad_files):
     from gradio_client import handle_file
 
-    result, error = _call(client, "cnn_features", image=handle_file(bad_files["rgba.png"]), model_name="no_such_net", layer=None)
+    result, error = _call(client, "cnn_features", image=handle_file(bad_files["rgba.png"]), model_name="no_such_net")
     assert error is not None and _bilingual(error), error
     _still_serving(client)

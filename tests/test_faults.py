@@ -67,7 +67,7 @@ def test_model_tabs_explain_missing_weights(offline_real_app, api_name, model):
 def test_cnn_tab_falls_back_to_the_offline_cnn(offline_real_app):
     from gradio_client import handle_file
 
-    result, error = _call(offline_real_app, "cnn_features", image=handle_file(PHOTO), layer=None)
+    result, error = _call(offline_real_app, "cnn_features", image=handle_file(PHOTO))
     assert error is None, error
     assert "efficientnet_lite0" in str(result).lower() or "EfficientNet-Lite0" in str(result)
 
