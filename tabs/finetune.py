@@ -28,7 +28,7 @@ PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2"]
 SESSION_TTL_S = 2 * 3600
 
 i18n.add({
-    "finetune.title": ("파인튜닝", "Fine-tuning"),
+    "finetune.title": ("7. 파인튜닝", "7. Fine-tuning"),
     "finetune.data_h": ("### 준비: 데이터 (클래스 2~5개)", "### Ready: the data (2 to 5 classes)"),
     "finetune.source": ("데이터", "Data"),
     "finetune.source_builtin": ("내장 도형 세트 (파일 없이)", "Built-in shape set (no files needed)"),

@@ -3,22 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from core import i18n
-from tabs.finetune import TITLE
+import tabs.finetune  # noqa: F401  (registers the tab's strings, which open_tab looks up)
 from tests.conftest import open_tab, shot
 
 TAB_ID = "finetune"
-
-
-def _open(page, lang: str) -> None:
-    """Open the tab; it is the last one, so on a narrow bar it sits in Gradio's "more tabs" menu."""
-    if page.locator(f"button[role='tab'][aria-controls='tab-{TAB_ID}']").count():
-        open_tab(page, TAB_ID)
-        return
-    page.locator(".overflow-menu > button").click()
-    title = (i18n.KO if lang == "ko" else i18n.EN)[TITLE]
-    page.locator(".overflow-dropdown button", has_text=title).click()
-    page.wait_for_selector(f"#tab-{TAB_ID}", state="visible")
 
 
 def _set_slider(page, elem_id: str, value: int) -> None:
@@ -27,8 +15,8 @@ def _set_slider(page, elem_id: str, value: int) -> None:
     box.press("Enter")
 
 
-def _train_short_run(page, lang: str, per_class: int = 8):
-    _open(page, lang)
+def _train_short_run(page, per_class: int = 8):
+    open_tab(page, TAB_ID)
     # The freeze info arrives once the page load has loaded the model.
     page.wait_for_function(
         "() => (document.querySelector('#finetune-freeze-info')?.innerText || '').includes('efficientnet_lite0')",
@@ -46,7 +34,7 @@ def _train_short_run(page, lang: str, per_class: int = 8):
 @pytest.mark.browser
 def test_short_run_streams_curves_and_predicts_ko(page_ko, screenshots):
     page = page_ko
-    _train_short_run(page, "ko")
+    _train_short_run(page)
     status = page.locator("#finetune-status").inner_text()
     assert "학습 파라미터" in status and "검증" in status and "멈춤" in status
     curves = page.locator("#finetune-curves")
@@ -74,7 +62,7 @@ def test_short_run_streams_curves_and_predicts_ko(page_ko, screenshots):
 @pytest.mark.browser
 def test_english_labels_and_split_counts(page_en, screenshots):
     page = page_en
-    _open(page, "en")
+    open_tab(page, TAB_ID)
     tab = page.locator(f"#tab-{TAB_ID}")
     assert tab.get_by_text("① Take a pretrained model").count() == 1
     assert tab.get_by_text("② Freeze layers").count() == 1
@@ -85,7 +73,7 @@ def test_english_labels_and_split_counts(page_en, screenshots):
     split = page.locator("#finetune-split").inner_text()
     assert "circle" in split and "triangle" in split and "18" in split and "6" in split
     assert page.locator("#finetune-gallery img").count() >= 9
-    _train_short_run(page, "en")
+    _train_short_run(page)
     assert "trainable parameters" in page.locator("#finetune-status").inner_text()
     assert "Validation accuracy" in page.locator("#finetune-confusion").inner_text()
     shot(page, screenshots, "finetune_en")
