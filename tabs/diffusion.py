@@ -454,6 +454,9 @@ def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in text or "can't allocate" in text
 
 
+# Inference mode is entered around each step of the generator, not held across its yields: Gradio resumes
+# generators in any worker thread, and a mode held across a yield would leak into other requests.
+@torch.inference_mode()
 def generate(model_name: str, prompts: list[str], negative: str, settings: Settings, plan: Plan,
              tiny: bool | None = None, bundle: zoo.SDBundle | None = None, taesd=None) -> Iterator[StepEvent]:
     """Run text-to-image for one or more prompts from the same starting noise, yielding after every step.
@@ -472,82 +475,81 @@ def generate(model_name: str, prompts: list[str], negative: str, settings: Setti
     batch = len(prompts)
     kind = "sdxl" if bundle.is_xl else "sd"
     try:
-        with torch.inference_mode():
-            # 1-2. tokenizer + text encoder: each prompt -> 77 token ids -> 77 vectors
+        # 1-2. tokenizer + text encoder: each prompt -> 77 token ids -> 77 vectors
+        t0 = time.perf_counter()
+        cond, pooled = _encode(bundle, prompts, dtype)
+        if settings.uses_guidance:
+            uncond, pooled_u = _encode(bundle, [negative or ""] * batch, dtype)
+            if bundle.is_xl and not negative:  # SDXL's convention: an empty negative prompt is all zeros
+                uncond, pooled_u = torch.zeros_like(uncond), torch.zeros_like(pooled_u)
+            embeds = torch.cat([uncond, cond])
+            pooled = torch.cat([pooled_u, pooled]) if pooled is not None else None
+        else:
+            embeds = cond
+        seconds["text"] = time.perf_counter() - t0
+
+        # 3. the starting latent: pure Gaussian noise from the seed (the same for every prompt)
+        side = settings.size // bundle.vae_scale_factor
+        generator = torch.Generator("cpu").manual_seed(settings.seed)
+        noise = torch.randn((1, bundle.latent_channels, side, side), generator=generator, dtype=torch.float32)
+        latents = noise.repeat(batch, 1, 1, 1).to(device)
+        scheduler = type(bundle.scheduler).from_config(bundle.scheduler.config)  # per run: it keeps state
+        scheduler.set_timesteps(settings.steps, device=device)
+        timesteps = scheduler.timesteps
+        if bundle.is_xl:  # the base does the first 80 % of the noise levels, the refiner the rest
+            timesteps = timesteps[timesteps >= 1000 * (1 - 0.8)]
+        latents = latents * scheduler.init_noise_sigma
+        added = None
+        if bundle.is_xl:
+            time_ids = torch.tensor([[settings.size, settings.size, 0, 0, settings.size, settings.size]],
+                                    device=device, dtype=dtype).repeat(embeds.shape[0], 1)
+            added = {"text_embeds": pooled, "time_ids": time_ids}
+        yield StepEvent(0, len(timesteps), float(timesteps[0]), None, latents.half().cpu().numpy())
+
+        # 4. the loop: the UNet predicts the noise, the scheduler removes a bit of it
+        t0 = time.perf_counter()
+        preview_seconds = 0.0
+        for i, timestep in enumerate(timesteps):
+            model_input = torch.cat([latents] * 2) if settings.uses_guidance else latents
+            model_input = scheduler.scale_model_input(model_input, timestep)
+            noise_pred = bundle.unet(model_input.to(dtype), timestep, encoder_hidden_states=embeds,
+                                     added_cond_kwargs=added).sample.float()
+            if settings.uses_guidance:  # classifier-free guidance: push away from the negative prompt
+                noise_uncond, noise_text = noise_pred.chunk(2)
+                noise_pred = noise_uncond + settings.guidance * (noise_text - noise_uncond)
+            out = scheduler.step(noise_pred, timestep, latents)
+            latents = out.prev_sample
+            predicted = out.pred_original_sample if out.pred_original_sample is not None else latents
+            p0 = time.perf_counter()
+            previews = None
+            if plan.preview == "latent_rgb":
+                previews = [resize_square(im, PREVIEW_SIDE) for im in latent_to_rgb(predicted, kind)]
+            elif plan.preview == "taesd_half":
+                half = torch.nn.functional.avg_pool2d(predicted, 2)
+                previews = [resize_square(im, PREVIEW_SIDE) for im in decode_taesd(taesd, half)]
+            preview_seconds += time.perf_counter() - p0
+            yield StepEvent(i + 1, len(timesteps), float(timestep), previews, latents.half().cpu().numpy())
+        seconds["unet"] = time.perf_counter() - t0 - preview_seconds
+        seconds["previews"] = preview_seconds
+
+        if bundle.is_xl and bundle.refiner is not None:  # SDXL: hand the latent to the refiner
             t0 = time.perf_counter()
-            cond, pooled = _encode(bundle, prompts, dtype)
-            if settings.uses_guidance:
-                uncond, pooled_u = _encode(bundle, [negative or ""] * batch, dtype)
-                if bundle.is_xl and not negative:  # SDXL's convention: an empty negative prompt is all zeros
-                    uncond, pooled_u = torch.zeros_like(uncond), torch.zeros_like(pooled_u)
-                embeds = torch.cat([uncond, cond])
-                pooled = torch.cat([pooled_u, pooled]) if pooled is not None else None
-            else:
-                embeds = cond
-            seconds["text"] = time.perf_counter() - t0
+            latents = bundle.refiner(prompt=prompts, negative_prompt=[negative or ""] * batch if negative else None,
+                                     image=latents.to(bundle.refiner.unet.dtype), num_inference_steps=settings.steps,
+                                     denoising_start=0.8, guidance_scale=max(settings.guidance, 1.0),
+                                     output_type="latent").images.float()
+            seconds["refiner"] = time.perf_counter() - t0
 
-            # 3. the starting latent: pure Gaussian noise from the seed (the same for every prompt)
-            side = settings.size // bundle.vae_scale_factor
-            generator = torch.Generator("cpu").manual_seed(settings.seed)
-            noise = torch.randn((1, bundle.latent_channels, side, side), generator=generator, dtype=torch.float32)
-            latents = noise.repeat(batch, 1, 1, 1).to(device)
-            scheduler = type(bundle.scheduler).from_config(bundle.scheduler.config)  # per run: it keeps state
-            scheduler.set_timesteps(settings.steps, device=device)
-            timesteps = scheduler.timesteps
-            if bundle.is_xl:  # the base does the first 80 % of the noise levels, the refiner the rest
-                timesteps = timesteps[timesteps >= 1000 * (1 - 0.8)]
-            latents = latents * scheduler.init_noise_sigma
-            added = None
-            if bundle.is_xl:
-                time_ids = torch.tensor([[settings.size, settings.size, 0, 0, settings.size, settings.size]],
-                                        device=device, dtype=dtype).repeat(embeds.shape[0], 1)
-                added = {"text_embeds": pooled, "time_ids": time_ids}
-            yield StepEvent(0, len(timesteps), float(timesteps[0]), None, latents.half().cpu().numpy())
-
-            # 4. the loop: the UNet predicts the noise, the scheduler removes a bit of it
+        # 5. decode the final latent into pixels
+        t0 = time.perf_counter()
+        images = decode_taesd(taesd, latents) if plan.decoder == "taesd" else decode_full(bundle, latents)
+        seconds["decode"] = time.perf_counter() - t0
+        flagged = None
+        if checker is not None:
             t0 = time.perf_counter()
-            preview_seconds = 0.0
-            for i, timestep in enumerate(timesteps):
-                model_input = torch.cat([latents] * 2) if settings.uses_guidance else latents
-                model_input = scheduler.scale_model_input(model_input, timestep)
-                noise_pred = bundle.unet(model_input.to(dtype), timestep, encoder_hidden_states=embeds,
-                                         added_cond_kwargs=added).sample.float()
-                if settings.uses_guidance:  # classifier-free guidance: push away from the negative prompt
-                    noise_uncond, noise_text = noise_pred.chunk(2)
-                    noise_pred = noise_uncond + settings.guidance * (noise_text - noise_uncond)
-                out = scheduler.step(noise_pred, timestep, latents)
-                latents = out.prev_sample
-                predicted = out.pred_original_sample if out.pred_original_sample is not None else latents
-                p0 = time.perf_counter()
-                previews = None
-                if plan.preview == "latent_rgb":
-                    previews = [resize_square(im, PREVIEW_SIDE) for im in latent_to_rgb(predicted, kind)]
-                elif plan.preview == "taesd_half":
-                    half = torch.nn.functional.avg_pool2d(predicted, 2)
-                    previews = [resize_square(im, PREVIEW_SIDE) for im in decode_taesd(taesd, half)]
-                preview_seconds += time.perf_counter() - p0
-                yield StepEvent(i + 1, len(timesteps), float(timestep), previews, latents.half().cpu().numpy())
-            seconds["unet"] = time.perf_counter() - t0 - preview_seconds
-            seconds["previews"] = preview_seconds
-
-            if bundle.is_xl and bundle.refiner is not None:  # SDXL: hand the latent to the refiner
-                t0 = time.perf_counter()
-                latents = bundle.refiner(prompt=prompts, negative_prompt=[negative or ""] * batch if negative else None,
-                                         image=latents.to(bundle.refiner.unet.dtype), num_inference_steps=settings.steps,
-                                         denoising_start=0.8, guidance_scale=max(settings.guidance, 1.0),
-                                         output_type="latent").images.float()
-                seconds["refiner"] = time.perf_counter() - t0
-
-            # 5. decode the final latent into pixels
-            t0 = time.perf_counter()
-            images = decode_taesd(taesd, latents) if plan.decoder == "taesd" else decode_full(bundle, latents)
-            seconds["decode"] = time.perf_counter() - t0
-            flagged = None
-            if checker is not None:
-                t0 = time.perf_counter()
-                flagged = checker.flags(list(images))
-                images = np.stack([np.zeros_like(im) if bad else im for im, bad in zip(images, flagged)])
-                seconds["safety"] = time.perf_counter() - t0
+            flagged = checker.flags(list(images))
+            images = np.stack([np.zeros_like(im) if bad else im for im, bad in zip(images, flagged)])
+            seconds["safety"] = time.perf_counter() - t0
     except Exception as exc:
         if _is_oom(exc):
             smaller = max(256, settings.size - 128)
