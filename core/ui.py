@@ -91,37 +91,39 @@ def guarded(fn):
     return wrapper
 
 
-def _guard_preprocess(component: gr.components.Component) -> None:
-    """Gradio decodes uploads before our functions run (gr.Image opens every file with PIL): a text file
-    renamed .png or a decompression bomb would fail there with an English-only message. Route such
-    failures through the one image input, which explains them in Korean and English."""
-    original = component.preprocess
+def _guard_preprocess(demo: gr.Blocks) -> None:
+    """Gradio checks and decodes inputs before our functions run (a dropdown value must be among its
+    choices; gr.Image opens every upload with PIL), with English-only messages, or none for a text file
+    renamed .png or a decompression bomb. Catch those failures in the one place every event passes
+    through (per-component patches would miss the copies Gradio keeps in each session's state) and say
+    them in Korean and English; an image that Gradio cannot open goes to the one image input, which
+    names the problem."""
+    original = demo.preprocess_data
 
     @functools.wraps(original)
-    def preprocess(payload):
+    async def preprocess_data(block_fn, inputs, state, *args, **kwargs):
         try:
-            return original(payload)
+            return await original(block_fn, inputs, state, *args, **kwargs)
         except UserError:
             raise
-        except gr.Error as exc:  # Gradio's own checks (e.g. a value not among a dropdown's choices): English only
+        except gr.Error as exc:
             raise UserError(f"허용되지 않는 입력입니다: {exc.message}", f"This input is not allowed: {exc.message}") from None
         except Exception as exc:
-            log.warning("preprocess of %s failed: %r", type(component).__name__, exc)
-            path = getattr(payload, "path", None)
-            if isinstance(component, (gr.Image, gr.ImageEditor, gr.Gallery)) and path:
-                from core.images import load_image
+            log.warning("inputs of %s could not be read: %r", block_fn.name, exc)
+            from core.images import load_image
 
-                load_image(path)  # raises the precise UserError for this file
-            raise _translate(exc) from None
+            for block, value in zip(block_fn.inputs, inputs):
+                path = value.get("path") if isinstance(value, dict) else None
+                if isinstance(block, (gr.Image, gr.ImageEditor, gr.Gallery)) and path:
+                    load_image(path)  # raises the precise message for this file
+            raise _translate(exc.__cause__ or exc) from None
 
-    component.preprocess = preprocess
+    demo.preprocess_data = preprocess_data
 
 
 def harden(demo: gr.Blocks) -> gr.Blocks:
     """Every event of the app: errors become messages; heavy events get a ZeroGPU slot when `spaces` is there."""
-    for block in demo.blocks.values():
-        if isinstance(block, gr.components.Component) and not getattr(block.preprocess, "__wrapped__", None):
-            _guard_preprocess(block)
+    _guard_preprocess(demo)
     zero_gpu = importlib.util.find_spec("spaces") is not None
     for block_fn in demo.fns.values():
         if block_fn.fn is None:

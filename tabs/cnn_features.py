@@ -141,6 +141,11 @@ def shape_text(shape: tuple[int, ...]) -> str:
     return "x".join(str(s) for s in shape)
 
 
+def layer_picker_choices(cnn: CNN) -> list:
+    """The layer picker's choices: "auto" ("" = the suggested layer, what API callers may send) first."""
+    return [(t("cnn_features.layer_auto"), "")] + layer_choices(cnn)
+
+
 def layer_choices(cnn: CNN) -> list[tuple[str, str]]:
     """(label, stage name) for the layer picker, in forward order, e.g. ('layer1  56x56x64', 'layer1')."""
     shapes = output_shapes(cnn)
@@ -592,7 +597,7 @@ def on_model(model_name, request: gr.Request = None):
     """Model picked: load it (or the offline fallback) and list its layers and its layer table."""
     cnn, note = _load(model_name)
     lang = i18n.lang_of(request)
-    return (gr.update(choices=layer_choices(cnn), value=default_layer(cnn)), layer_table(cnn),
+    return (gr.update(choices=layer_picker_choices(cnn), value=default_layer(cnn)), layer_table(cnn),
             model_in_use(cnn, note, lang))
 
 
@@ -656,7 +661,7 @@ def run_analysis(image, model_name, layer, n_maps, scale, cam_class, request: gr
                     else " This layer's maps are 1x1: each channel is a single number.")
     info = "\n\n".join(notes + [model_in_use(cnn, None, lang), summary])
     state = {"crop": crop, "activation": activation.astype(np.float16), "layout": layout}
-    layer_update = gr.update(choices=layer_choices(cnn), value=layer)
+    layer_update = gr.update(choices=layer_picker_choices(cnn), value=layer)
     return info, fig, grid, zoom, cam_img, state, channels[0], layer_update
 
 
