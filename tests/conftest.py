@@ -6,6 +6,7 @@ EfficientNet-Lite0 pip package, ../shared/weights) are used where a test asks fo
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -69,6 +70,26 @@ def start_app(port: int, log_path: Path, extra_env: dict | None = None) -> subpr
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+@contextlib.contextmanager
+def running_app(log_name: str, extra_env: dict | None = None):
+    """`python app.py` (test zoo unless extra_env says otherwise) on a free loopback port: yields
+    (url, process, log path); stops the server afterwards."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = SCREENSHOTS / f"{log_name}-{port}.log"
+    proc = start_app(port, log_path, extra_env)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_for_http(url, 120, proc)
+        yield url, proc, log_path
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     return SHARED
@@ -83,18 +104,8 @@ def screenshots() -> Path:
 @pytest.fixture(scope="session")
 def app_url(screenshots):
     """The app with the test zoo, on a free loopback port, for the whole test session."""
-    port = free_port()
-    proc = start_app(port, screenshots / f"server-{port}.log")
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for_http(url, 120, proc)
+    with running_app("server") as (url, _, _):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def launch_chromium(playwright, extra_args: list[str] | None = None):

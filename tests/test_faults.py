@@ -2,14 +2,12 @@
 out of memory inside a request is reported and the server keeps serving."""
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 import torch
 
 from core import ui
 from core.i18n import ASSETS, UserError
-from tests.conftest import SCREENSHOTS, free_port, start_app, wait_for_http
+from tests.conftest import running_app
 
 PHOTO = str(ASSETS / "examples" / "cat.jpg")
 
@@ -21,21 +19,10 @@ def offline_real_app(tmp_path_factory):
     env = {"DLCLASS_MODELS": "", "DLCLASS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_HOME": str(caches / "hf"),
            "TORCH_HOME": str(caches / "torch"), "DLCLASS_CACHE_DIR": str(caches / "dlclass"),
            "YOLO_CONFIG_DIR": str(caches / "yolo")}
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    proc = start_app(port, SCREENSHOTS / f"offline-server-{port}.log", env)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for_http(url, 120, proc)
+    with running_app("offline-server", env) as (url, _, _):
         from gradio_client import Client
 
         yield Client(url, verbose=False, download_files=False, analytics_enabled=False)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _call(client, api_name, **kwargs):

@@ -2,13 +2,11 @@
 no duplicate model load, memory that stops growing. Prints p50/p95 per endpoint."""
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from bench.classroom import jobs
 from bench.load import model_loads_in_log, run_classroom, summary_rows
-from tests.conftest import SCREENSHOTS, free_port, start_app, wait_for_http
+from tests.conftest import SCREENSHOTS, running_app
 
 STUDENTS = 30
 SECONDS = 60
@@ -16,20 +14,8 @@ SECONDS = 60
 
 @pytest.mark.slow
 def test_thirty_students_for_a_minute():
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log_path = SCREENSHOTS / f"load-server-{port}.log"
-    proc = start_app(port, log_path)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_for_http(url, 120, proc)
+    with running_app("load-server") as (url, proc, log_path):
         result = run_classroom(url, jobs(), students=STUDENTS, seconds=SECONDS, server_pid=proc.pid)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
     lines = [f"{name:16s} n={n:4d} p50={p50:8.0f} ms p95={p95:8.0f} ms" for name, n, p50, p95 in summary_rows(result)]
     lines.append(f"peak server memory {result.peak_mb:.0f} MB; {result.total} requests; {len(result.failures)} failed")
