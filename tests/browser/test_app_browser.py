@@ -22,7 +22,7 @@ def test_every_tab_opens_with_its_title(request, fixture, table, screenshots):
     expected = [table[lesson.TITLE] for lesson in lessons]
     titles = _tab_titles(page)
     assert titles[: len(expected)] == expected
-    assert table["app.title"] in page.inner_text("#app-header")
+    assert table["app.header"].splitlines()[0].lstrip("# ") in page.inner_text("#app-header")
     for lesson in lessons:
         open_tab(page, lesson.TAB_ID)
         note = page.locator(f"#tab-{lesson.TAB_ID} .lesson-note").first
