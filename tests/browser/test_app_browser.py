@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+import app  # noqa: F401 - registers the header strings
 from core import i18n
 from tabs import load_lessons
 from tests.conftest import open_tab, shot
