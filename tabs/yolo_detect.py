@@ -554,6 +554,24 @@ def yolo_detect(image, model_name=zoo.DEFAULT_YOLO, conf=DEFAULT_CONF, iou=DEFAU
     return annotated, count_table(det, names, lang), info, grid_panel, before, after, state
 
 
+# The webcam stream refreshes the three "inside YOLO" panels once a second, not every frame: Gradio
+# encodes and sends every returned picture, and four pictures per frame cut the live frame rate.
+PANEL_REFRESH_S = 1.0
+
+
+def yolo_detect_live(image, model_name=zoo.DEFAULT_YOLO, conf=DEFAULT_CONF, iou=DEFAULT_IOU, imgsz=DEFAULT_IMGSZ,
+                     classes=None, grid="32", track=True, state=None, request: gr.Request | None = None):
+    """yolo_detect for the streaming webcam: the same detection on every frame, the panels once a second."""
+    annotated, counts, info, grid_panel, before, after, state = yolo_detect(
+        image, model_name, conf, iou, imgsz, classes, grid, track, state, request)
+    now = time.perf_counter()
+    if now - state.get("panels_at", float("-inf")) < PANEL_REFRESH_S:
+        grid_panel, before, after = gr.skip(), gr.skip(), gr.skip()
+    else:
+        state["panels_at"] = now
+    return annotated, counts, info, grid_panel, before, after, state
+
+
 def detect_new_photo(image, *args, request: gr.Request | None = None):
     """`yolo_detect` when the photo changes; nothing when it was cleared."""
     if image is None:
@@ -818,8 +836,10 @@ def build() -> None:
     run.click(yolo_detect, photo_inputs, photo_outputs, api_name="yolo_detect", **ui.MODEL)
     # A new photo (an upload or a click on an example) is detected at once; clearing the photo does nothing.
     photo.change(detect_new_photo, photo_inputs, photo_outputs, api_visibility="private", **ui.MODEL)
-    webcam.stream(yolo_detect, [webcam] + controls + [state], outputs, api_name="yolo_detect_webcam",
-                  stream_every=0.1, show_progress="hidden", trigger_mode="always_last", **ui.MODEL)
+    webcam.stream(yolo_detect_live, [webcam] + controls + [state], outputs, api_name="yolo_detect_webcam",
+                  # No trigger_mode="always_last": with it Gradio 6.31 delivers one frame and then stops
+                  # (measured: 0.1 FPS). The webcam itself skips frames while one is being processed.
+                  stream_every=0.1, show_progress="hidden", **ui.MODEL)
     run_video.click(process_video, [video, model, conf, iou, imgsz, classes, track], [video_out, counts, info],
                     api_name="yolo_detect_video", **ui.MODEL)
     select_all.click(lambda: gr.update(value=names), None, classes, api_visibility="private", **ui.QUICK)

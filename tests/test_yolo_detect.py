@@ -314,3 +314,18 @@ def test_bad_videos(tmp_path):
     long = write_video(tmp_path / "long.mp4", frames=32, fps=1, size=(64, 48))  # 32 s
     with pytest.raises(UserError, match="too long"):
         Y.process_video(str(long), progress=no_progress)
+
+
+def test_webcam_stream_refreshes_panels_once_a_second():
+    """The live stream sends the three 'inside YOLO' pictures at most once a second (frame rate)."""
+    import gradio as gr
+
+    from tabs.yolo_detect import yolo_detect_live
+
+    frame = np.zeros((480, 640, 3), np.uint8)
+    first = yolo_detect_live(frame, state=None)
+    second = yolo_detect_live(frame, state=first[-1])
+    assert all(isinstance(panel, np.ndarray) or panel is not None for panel in first[3:6])
+    assert not any(type(p) is type(gr.skip()) for p in first[3:6])
+    assert all(type(p) is type(gr.skip()) for p in second[3:6])
+    assert isinstance(second[0], np.ndarray) or second[0] is not None  # the annotated frame still comes every time
