@@ -30,16 +30,21 @@ def _frames(n: int = 6) -> list[np.ndarray]:
     return [np.roll(photos[i % len(photos)], 8 * i, axis=1) for i in range(n)]
 
 
-def frame_costs(imgsz: int, rounds: int = 4) -> tuple[float, float]:
-    """(tab function ms, plain predict ms): medians over the frames, each timed alternately."""
+def frame_costs(imgsz: int, rounds: int = 4, live: bool = True) -> tuple[float, float]:
+    """(tab function ms, plain predict ms): medians over the frames, each timed alternately.
+
+    live=True times what the webcam stream calls for every frame (yolo_detect_live: detection and the
+    annotated frame each time, the three "inside YOLO" pictures once a second); live=False the photo path."""
     from core import models
     from tabs import yolo_detect as Y
+
+    tab_function = Y.yolo_detect_live if live else Y.yolo_detect
 
     detector = models.get("yolo11n", tiny=True)
     frames = _frames()
     state = None
     for frame in frames[:2]:  # warm-up (predictor set-up, first-call allocations)
-        Y.yolo_detect(frame, "yolo11n", Y.DEFAULT_CONF, Y.DEFAULT_IOU, imgsz, None, "32", True, state)
+        tab_function(frame, "yolo11n", Y.DEFAULT_CONF, Y.DEFAULT_IOU, imgsz, None, "32", True, state)
         detector.yolo.predict(np.ascontiguousarray(frame[:, :, ::-1]), imgsz=imgsz, conf=Y.DEFAULT_CONF,
                               iou=Y.DEFAULT_IOU, verbose=False)
     bgr_frames = [np.ascontiguousarray(f[:, :, ::-1]) for f in frames]  # what plain predict wants: made untimed
@@ -47,7 +52,7 @@ def frame_costs(imgsz: int, rounds: int = 4) -> tuple[float, float]:
     for _ in range(rounds):
         for frame, bgr in zip(frames, bgr_frames):
             started = time.perf_counter()
-            *_, state = Y.yolo_detect(frame, "yolo11n", Y.DEFAULT_CONF, Y.DEFAULT_IOU, imgsz, None, "32", True, state)
+            *_, state = tab_function(frame, "yolo11n", Y.DEFAULT_CONF, Y.DEFAULT_IOU, imgsz, None, "32", True, state)
             tab_ms.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
             detector.yolo.predict(bgr, imgsz=imgsz, conf=Y.DEFAULT_CONF, iou=Y.DEFAULT_IOU, verbose=False)
@@ -102,10 +107,13 @@ def rows() -> list[dict]:
     out = []
     for imgsz in (320, 640):
         tab_ms, plain_ms = frame_costs(imgsz)
-        print(f"[yolo_detect] imgsz {imgsz}: tab function {tab_ms:.1f} ms/frame, plain YOLO.predict {plain_ms:.1f} ms/frame, "
-              f"ratio {plain_ms / tab_ms:.2f}", flush=True)
-        out.append(row(TAB, f"yolo11n 640x480 frame, imgsz {imgsz}: tab function (with drawing)", tab_ms, "ms",
-                       ">= 0.9x of plain predict", plain_ms, "plain YOLO.predict"))
+        print(f"[yolo_detect] imgsz {imgsz}: webcam function {tab_ms:.1f} ms/frame, plain YOLO.predict {plain_ms:.1f} "
+              f"ms/frame, ratio {plain_ms / tab_ms:.2f}", flush=True)
+        out.append(row(TAB, f"yolo11n 640x480 frame, imgsz {imgsz}: webcam stream function (boxes drawn every frame)",
+                       tab_ms, "ms", ">= 0.9x of plain predict", plain_ms, "plain YOLO.predict"))
+    photo_ms, plain_ms = frame_costs(320, rounds=2, live=False)
+    out.append(row(TAB, "yolo11n 640x480, imgsz 320: photo path (boxes + grid + before/after-NMS pictures)",
+                   photo_ms, "ms", "", plain_ms, "plain YOLO.predict"))
     if os.environ.get("DLCLASS_BENCH_BROWSER") == "1":
         fps = browser_fps()
         print(f"[yolo_detect] browser receives {fps:.1f} annotated webcam FPS (fake camera, imgsz 320)", flush=True)

@@ -517,10 +517,12 @@ def _new_state() -> dict:
 
 
 def yolo_detect(image, model_name=zoo.DEFAULT_YOLO, conf=DEFAULT_CONF, iou=DEFAULT_IOU, imgsz=DEFAULT_IMGSZ,
-                classes=None, grid="32", track=False, state=None, request: gr.Request | None = None):
+                classes=None, grid="32", track=False, state=None, request: gr.Request | None = None, *,
+                panels: bool = True):
     """One image (a photo, or a webcam frame) -> (annotated, counts, info, grid panel, before NMS, after NMS, state).
 
-    classes=None means every class; an empty list means none (an empty result)."""
+    classes=None means every class; an empty list means none (an empty result). With panels=False the
+    three "inside YOLO" pictures are not drawn (returned as None)."""
     started = time.perf_counter()
     frame = np.asarray(load_image(image))
     settings = parse_settings(model_name, conf, iou, imgsz, zoo.coco_names() if classes is None else classes,
@@ -537,9 +539,11 @@ def yolo_detect(image, model_name=zoo.DEFAULT_YOLO, conf=DEFAULT_CONF, iou=DEFAU
     else:
         state["tracker"] = None
     annotated = draw_detections(frame, det, names)
-    base = panel_base(frame)
-    grid_panel = draw_grid_panel(base, det, _grid_for(det, settings.grid))
-    before, after, _ = draw_nms_panels(base, det, settings.iou)
+    grid_panel = before = after = None
+    if panels:
+        base = panel_base(frame)
+        grid_panel = draw_grid_panel(base, det, _grid_for(det, settings.grid))
+        before, after, _ = draw_nms_panels(base, det, settings.iou)
     draw_ms = (time.perf_counter() - draw_started) * 1000
     total_ms = (time.perf_counter() - started) * 1000
     now = time.time()
@@ -562,13 +566,15 @@ PANEL_REFRESH_S = 1.0
 def yolo_detect_live(image, model_name=zoo.DEFAULT_YOLO, conf=DEFAULT_CONF, iou=DEFAULT_IOU, imgsz=DEFAULT_IMGSZ,
                      classes=None, grid="32", track=True, state=None, request: gr.Request | None = None):
     """yolo_detect for the streaming webcam: the same detection on every frame, the panels once a second."""
-    annotated, counts, info, grid_panel, before, after, state = yolo_detect(
-        image, model_name, conf, iou, imgsz, classes, grid, track, state, request)
+    state = state if isinstance(state, dict) else _new_state()
     now = time.perf_counter()
-    if now - state.get("panels_at", float("-inf")) < PANEL_REFRESH_S:
-        grid_panel, before, after = gr.skip(), gr.skip(), gr.skip()
-    else:
+    due = now - state.get("panels_at", float("-inf")) >= PANEL_REFRESH_S
+    if due:
         state["panels_at"] = now
+    annotated, counts, info, grid_panel, before, after, state = yolo_detect(
+        image, model_name, conf, iou, imgsz, classes, grid, track, state, request, panels=due)
+    if not due:
+        grid_panel, before, after = gr.skip(), gr.skip(), gr.skip()
     return annotated, counts, info, grid_panel, before, after, state
 
 
