@@ -137,6 +137,7 @@ HEAVY_IMPORTS = [
     ("ultralytics", ["YOLO"]),  # after core.zoo.yolo has switched its network features off
 ]
 _heavy_lock = threading.Lock()
+_tiny_build_lock = threading.Lock()
 _heavy_done = False
 
 
@@ -317,7 +318,9 @@ class ModelLoader:
         self.load_count[s.name] = self.load_count.get(s.name, 0) + 1
         started = time.perf_counter()
         if tiny:
-            model = s.build_tiny(device, dtype)
+            # Tiny builders seed torch's global generator; one at a time, so the test zoo is the same every run.
+            with _tiny_build_lock:
+                model = s.build_tiny(device, dtype)
         else:
             try:
                 model = s.load(device, dtype, False)
