@@ -6,45 +6,72 @@
 """
 from __future__ import annotations
 
-import argparse
+import importlib
 import logging
-import os
 import sys
+from pathlib import Path
 
 import gradio as gr
 
-from core import i18n, models, ui
-from core.i18n import t
-from tabs import load_lessons
+import lessons
+from core import models, outputs, text, ui
+from core.page import Page
+from core.settings import Settings, from_args
 
-i18n.add({
-    "app.title": ("딥러닝 교실", "Deep Learning Classroom"),
-    "app.header": (
+TEXT = text.table("app", {
+    "title": ("딥러닝 교실", "Deep Learning Classroom"),
+    "header": (
         "# 딥러닝 교실\n진짜 모델을 직접 만져 보며 배우는 딥러닝. 아래 탭을 수업 순서대로 하나씩 열어 보세요.",
         "# Deep Learning Classroom\nLearn deep learning by poking real models. Open the tabs below one by one, in lesson order.",
     ),
+    "downloading": ("모델을 내려받습니다", "Downloading models"),
 })
 
 
-def build_app() -> gr.Blocks:
-    lessons = load_lessons()
+def _lesson_or_old_tab(lesson_id: str):
+    """A lesson folder, or (until every lesson has moved to lessons/) the old tabs/<id>.py module."""
+    if (lessons.HERE / lesson_id / "tab.py").is_file():
+        return lessons.load(lesson_id)
+    return importlib.import_module(f"tabs.{lesson_id}")
+
+
+def build_app(settings: Settings | None = None) -> tuple[gr.Blocks, Page]:
+    settings = settings or Settings()
+    outputs.register_static_dir()
     with gr.Blocks(title="딥러닝 교실 / Deep Learning Classroom") as demo:
-        gr.Markdown(t("app.header"), elem_id="app-header")
+        page = Page(settings, demo)
+        gr.Markdown(TEXT.ui("header"), elem_id="app-header")
         with gr.Tabs():
-            for lesson in lessons:
-                with gr.Tab(t(lesson.TITLE), id=lesson.TAB_ID, elem_id=f"tab-{lesson.TAB_ID}"):
-                    gr.Markdown(i18n.lesson_note(lesson.TAB_ID), elem_classes=["lesson-note"])
-                    lesson.build()
-    demo.queue(default_concurrency_limit=4, max_size=256)
-    return ui.harden(demo)
+            for lesson_id in lessons.LESSON_IDS:
+                lesson = _lesson_or_old_tab(lesson_id)
+                if isinstance(lesson, lessons.Lesson):
+                    note = text.table(lesson_id, {"lesson_note": lesson.note})
+                    with gr.Tab(lesson.text.ui("title"), id=lesson_id, elem_id=f"tab-{lesson_id}"):
+                        gr.Markdown(note.ui("lesson_note"), elem_classes=["lesson-note"])
+                        lesson.tab.build(page)
+                else:  # an old-style tab module (moving to lessons/)
+                    from core import i18n
+
+                    with gr.Tab(i18n.t(lesson.TITLE), id=lesson.TAB_ID, elem_id=f"tab-{lesson.TAB_ID}"):
+                        gr.Markdown(i18n.lesson_note(lesson.TAB_ID), elem_classes=["lesson-note"])
+                        lesson.build()
+    demo.queue(default_concurrency_limit=4, max_size=512)
+    ui.harden(demo)
+    return demo, page
 
 
-def launch_kwargs(host: str, port: int, share: bool) -> dict:
+def translations() -> gr.I18n:
+    from core import i18n
+
+    return gr.I18n(ko={**i18n.KO, **text.KO}, en={**i18n.EN, **text.EN})
+
+
+def launch_kwargs(settings: Settings) -> dict:
     return dict(
-        server_name=host,
-        server_port=port,
-        share=share,
-        i18n=i18n.build_i18n(),
+        server_name=settings.host,
+        server_port=settings.port,
+        share=settings.share,
+        i18n=translations(),
         theme=ui.theme(),
         css=ui.css(),
         max_file_size="50mb",
@@ -54,41 +81,37 @@ def launch_kwargs(host: str, port: int, share: bool) -> dict:
     )
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="딥러닝 교실 / Deep Learning Classroom")
-    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-                        help="address to bind (default 127.0.0.1; Spaces sets GRADIO_SERVER_NAME=0.0.0.0)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
-    parser.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto",
-                        help="where models run (auto: cuda > mps > cpu)")
-    parser.add_argument("--no-safety-checker", action="store_true",
-                        help="turn off the Stable Diffusion safety checker (on by default: the audience is a classroom)")
-    parser.add_argument("--prefetch", nargs="*", metavar="MODEL",
-                        help="download the default models (or the named ones) into the cache, then exit")
-    return parser.parse_args(argv)
+def prefetch(names: tuple[str, ...]) -> int:
+    chosen = list(names) or [s.name for s in models.specs() if s.prefetch_default]
+    print(f"{text.say('ko', 'app.downloading')} / {text.say('en', 'app.downloading')}:", ", ".join(chosen))
+    results = models.prefetch(chosen)
+    for name, status in results:
+        print(f"  {name:28s} {status}")
+    return 0 if all(status == "ok" for _, status in results) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    args = parse_args(argv)
-    models.set_device(args.device)
-    if args.no_safety_checker:
+    settings = from_args(argv)
+    models.set_device(settings.device)
+    if not settings.safety_checker:  # read by tabs/diffusion.py until it moves to lessons/ (page.settings)
+        import os
+
         os.environ["DLCLASS_SAFETY_CHECKER"] = "0"
-    if args.prefetch is not None:
-        names = args.prefetch or None
-        print("모델을 내려받습니다 / Downloading models:", ", ".join(names or [s.name for s in models.specs() if s.prefetch_default]))
-        results = models.prefetch(names)
-        for name, status in results:
-            print(f"  {name:28s} {status}")
-        return 0 if all(status == "ok" for _, status in results) else 1
-    demo = build_app()
-    demo.launch(prevent_thread_lock=True, **launch_kwargs(args.host, args.port, args.share))
-    # The server answers now; import the heavy libraries behind it, before students need them.
-    models.warm_up_in_background()
+    if settings.prefetch is not None:
+        return prefetch(settings.prefetch)
+    demo, page = build_app(settings)
+    demo.launch(prevent_thread_lock=True, **launch_kwargs(settings))
+    # The server answers now. Behind it: import the heavy libraries, then compute every tab's worked
+    # example once, so that neither the first student nor a class of 30 waits for them.
+    if settings.warm_up:
+        page.warm_up_in_background(before=models.import_heavy_libraries)
+    else:
+        models.warm_up_in_background()
     demo.block_thread()
     return 0
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     sys.exit(main())

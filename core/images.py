@@ -2,7 +2,7 @@
 
 It accepts what Gradio hands over (a PIL image, a numpy array, a file path or bytes), applies the
 EXIF orientation, converts every mode to 8-bit RGB, refuses what is not an image (or is a
-decompression bomb) with a Korean/English message, and shrinks very large images for compute.
+decompression bomb) with a `Problem` (said in the page's language by the event layer), and shrinks very large images for compute.
 """
 from __future__ import annotations
 
@@ -14,7 +14,21 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from core.i18n import UserError
+from core import text
+
+TEXT = text.table("images", {
+    "not_image": ("이미지 파일이 아니거나 손상된 파일입니다. JPG, PNG, WEBP, BMP, GIF 사진을 올려 주세요.",
+                  "This is not an image file, or it is damaged. Please upload a JPG, PNG, WEBP, BMP or GIF photo."),
+    "not_found": ("파일을 찾을 수 없습니다.", "The file could not be found."),
+    "empty": ("빈 파일(0바이트)입니다.", "The file is empty (0 bytes)."),
+    "file_too_large": ("파일이 너무 큽니다 ({mb} MB). {limit} MB 이하로 올려 주세요.",
+                       "The file is too large ({mb} MB). Please keep it under {limit} MB."),
+    "too_many_pixels": ("이미지가 너무 큽니다{size}. {limit}메가픽셀 이하의 사진을 올려 주세요.",
+                        "The image is too large{size}. Please use a photo of at most {limit} megapixels."),
+    "missing": ("이미지를 먼저 올리거나 예시를 골라 주세요.", "Please upload an image or pick an example first."),
+    "too_small": ("이미지가 너무 작습니다 ({width}x{height}). 가로세로 {min_side}픽셀 이상이어야 합니다.",
+                  "The image is too small ({width}x{height}). It needs at least {min_side} pixels on each side."),
+})
 
 # A 20000x20000 PNG is 400 MP: far past what a classroom photo needs. 50 MP covers every phone camera.
 MAX_PIXELS = 50_000_000
@@ -26,11 +40,8 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
-def _refuse_not_image() -> UserError:
-    return UserError(
-        "이미지 파일이 아니거나 손상된 파일입니다. JPG, PNG, WEBP, BMP, GIF 사진을 올려 주세요.",
-        "This is not an image file, or it is damaged. Please upload a JPG, PNG, WEBP, BMP or GIF photo.",
-    )
+def _refuse_not_image() -> text.Problem:
+    return TEXT.problem("not_image")
 
 
 def _open(value) -> Image.Image:
@@ -42,19 +53,16 @@ def _open(value) -> Image.Image:
     if isinstance(value, (str, os.PathLike)):
         path = Path(value)
         if not path.is_file():
-            raise UserError("파일을 찾을 수 없습니다.", "The file could not be found.")
+            raise TEXT.problem("not_found")
         size = path.stat().st_size
         if size == 0:
-            raise UserError("빈 파일(0바이트)입니다.", "The file is empty (0 bytes).")
+            raise TEXT.problem("empty")
         if size > MAX_FILE_BYTES:
-            raise UserError(
-                f"파일이 너무 큽니다 ({size / 1e6:.0f} MB). {MAX_FILE_BYTES // 1_000_000} MB 이하로 올려 주세요.",
-                f"The file is too large ({size / 1e6:.0f} MB). Please keep it under {MAX_FILE_BYTES // 1_000_000} MB.",
-            )
+            raise TEXT.problem("file_too_large", mb=f"{size / 1e6:.0f}", limit=MAX_FILE_BYTES // 1_000_000)
         value = path.read_bytes()
     if isinstance(value, (bytes, bytearray)):
         if len(value) == 0:
-            raise UserError("빈 파일(0바이트)입니다.", "The file is empty (0 bytes).")
+            raise TEXT.problem("empty")
         try:
             return Image.open(io.BytesIO(value))
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError, ImportError):
@@ -66,12 +74,9 @@ def _open(value) -> Image.Image:
     raise _refuse_not_image()
 
 
-def _too_many_pixels(img: Image.Image | None) -> UserError:
+def _too_many_pixels(img: Image.Image | None) -> text.Problem:
     size = f" ({img.width}x{img.height})" if img is not None else ""
-    return UserError(
-        f"이미지가 너무 큽니다{size}. {MAX_PIXELS // 1_000_000}메가픽셀 이하의 사진을 올려 주세요.",
-        f"The image is too large{size}. Please use a photo of at most {MAX_PIXELS // 1_000_000} megapixels.",
-    )
+    return TEXT.problem("too_many_pixels", size=size, limit=MAX_PIXELS // 1_000_000)
 
 
 def _array_to_rgb(arr: np.ndarray) -> Image.Image:
@@ -127,7 +132,7 @@ def load_image(value, *, max_side: int | None = DEFAULT_MAX_SIDE, min_side: int 
     decompression bombs, and images too small to mean anything.
     """
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise UserError("이미지를 먼저 올리거나 예시를 골라 주세요.", "Please upload an image or pick an example first.")
+        raise TEXT.problem("missing")
     if isinstance(value, np.ndarray):
         img = _array_to_rgb(value)
     else:
@@ -146,10 +151,7 @@ def load_image(value, *, max_side: int | None = DEFAULT_MAX_SIDE, min_side: int 
             raise _too_many_pixels(img) from None
         img = _mode_to_rgb(img)
     if min(img.size) < min_side:
-        raise UserError(
-            f"이미지가 너무 작습니다 ({img.width}x{img.height}). 가로세로 {min_side}픽셀 이상이어야 합니다.",
-            f"The image is too small ({img.width}x{img.height}). It needs at least {min_side} pixels on each side.",
-        )
+        raise TEXT.problem("too_small", width=img.width, height=img.height, min_side=min_side)
     if max_side is not None and max(img.size) > max_side:
         img = img.copy()
         img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)

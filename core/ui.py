@@ -14,6 +14,8 @@ MODEL = dict(concurrency_limit=4, concurrency_id="model")
 HEAVY_DIFFUSION = dict(concurrency_limit=1, concurrency_id="diffusion")
 HEAVY_TRAINING = dict(concurrency_limit=2, concurrency_id="training")
 HEAVY_BENCH = dict(concurrency_limit=1, concurrency_id="bench")
+# Webcam streams on the server path (the fallback when the browser cannot run the detector itself).
+STREAM = dict(concurrency_limit=2, concurrency_id="stream", time_limit=120)
 
 
 def theme() -> gr.themes.Base:
@@ -49,6 +51,10 @@ def _translate(exc: BaseException) -> BaseException:
     """Any failure inside an event -> a Korean/English message; the server keeps serving."""
     if isinstance(exc, gr.Error):
         return exc
+    from core import text
+
+    if isinstance(exc, text.Problem):
+        return UserError(exc.say("ko"), exc.say("en"))
     import torch
 
     if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in str(exc).lower():
@@ -126,8 +132,8 @@ def harden(demo: gr.Blocks) -> gr.Blocks:
     _guard_preprocess(demo)
     zero_gpu = importlib.util.find_spec("spaces") is not None
     for block_fn in demo.fns.values():
-        if block_fn.fn is None:
-            continue
+        if block_fn.fn is None or getattr(block_fn.fn, "__dlclass_event__", False):
+            continue  # events registered through core.events carry their own guard and GPU wrapper
         fn = block_fn.fn
         if zero_gpu and block_fn.concurrency_id in GPU_QUEUES:
             import spaces

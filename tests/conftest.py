@@ -7,6 +7,7 @@ EfficientNet-Lite0 pip package, ../shared/weights) are used where a test asks fo
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import re
 import socket
@@ -160,11 +161,16 @@ def open_tab(page, tab_id: str) -> None:
     if button.count() and button.first.is_visible():
         button.first.click()
     else:
-        from core import i18n
+        from core import i18n, text
 
         title_key = f"{tab_id}.title"
         page.locator(".overflow-menu button").first.click()
-        titles = [i18n.KO[title_key], i18n.EN[title_key]]
+        try:  # a lesson folder registers its words when its text module is imported
+            importlib.import_module(f"lessons.{tab_id}.text")
+        except ModuleNotFoundError:
+            importlib.import_module(f"tabs.{tab_id}")
+        words = (text.KO, text.EN) if title_key in text.KO else (i18n.KO, i18n.EN)
+        titles = [words[0][title_key], words[1][title_key]]
         page.locator(".overflow-dropdown button").filter(
             has_text=re.compile("|".join(re.escape(t) for t in titles))).first.click()
     page.wait_for_selector(f"#tab-{tab_id}", state="visible")

@@ -1,0 +1,104 @@
+"""The input components of the app: Gradio's own, with their input checks left to the lessons.
+
+Gradio checks some inputs before our functions run, and says what is wrong in English only (a
+number out of its slider's range: "Value 900 is greater than maximum value 640."; a radio value not
+among its choices), and `gr.Image` opens and converts every upload with PIL first (its default
+`image_mode="RGB"` turns a 16-bit grayscale PNG into an almost white picture). The class is Korean,
+and `core.images.load_image` is the one place that converts pictures.
+
+So each component here is a Gradio *template* of the same component (`is_template = True`: the page
+draws the very same Svelte component; this is Gradio's public mechanism for templates such as
+`gr.TextArea`), whose `preprocess` hands the raw value on. The lesson checks it with
+`core.values.clamp` / `choice` and says what it changed in the page's language; pictures go to
+`load_image` exactly as they were sent (the original file, or the bytes of a webcam frame).
+
+`tests/test_components.py` fails when Gradio's own behaviour changes in a way that matters here (the
+frontend name, or the checks we step around).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+
+import gradio as gr
+
+
+class Slider(gr.Slider):
+    """gr.Slider; out-of-range API values reach the lesson, which clamps them with a note."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return payload
+
+
+class Number(gr.Number):
+    """gr.Number; out-of-range API values reach the lesson, which clamps them with a note."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return payload
+
+
+class Radio(gr.Radio):
+    """gr.Radio passing the value on (`type="value"` only); the lesson checks it against its choices."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return payload
+
+
+class Dropdown(gr.Dropdown):
+    """gr.Dropdown passing the value on (`type="value"` only); the lesson checks it against its choices."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return payload
+
+
+class CheckboxGroup(gr.CheckboxGroup):
+    """gr.CheckboxGroup passing the values on (`type="value"` only); the lesson keeps the known ones."""
+
+    is_template = True
+
+    def preprocess(self, payload):
+        return payload
+
+
+class Image(gr.Image):
+    """The one image input: passes the uploaded file on untouched (its path), or the bytes of a webcam
+    frame, so that `core.images.load_image` sees every pixel as it was sent (16-bit, CMYK, palette with
+    transparency, EXIF rotation) and refuses a non-image in the page's language."""
+
+    is_template = True
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("type", "filepath")
+        kwargs.setdefault("image_mode", None)
+        kwargs.setdefault("format", "jpeg")
+        super().__init__(*args, **kwargs)
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        url = getattr(payload, "url", None)
+        if url and url.startswith("data:"):  # a streamed webcam frame: data:image/...;base64,...
+            try:
+                return base64.b64decode(url.split(",", 1)[1], validate=False)
+            except (IndexError, binascii.Error):
+                return b""
+        path = getattr(payload, "path", None)
+        return str(Path(path)) if path else None
+
+
+def image_output(**kwargs) -> gr.Image:
+    """An output picture: JPEG unless the caller asks for PNG (sharp-edged drawings), not editable,
+    with a full-screen button for the projector."""
+    kwargs.setdefault("format", "jpeg")
+    kwargs.setdefault("interactive", False)
+    kwargs.setdefault("buttons", ["fullscreen"])
+    return gr.Image(**kwargs)

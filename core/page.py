@@ -1,0 +1,84 @@
+"""The page being built: what a lesson's `tab.build(page)` gets besides Gradio itself.
+
+- `page.settings`: the app's settings (core/settings.py), from the command line;
+- `page.on_open(fn, inputs, outputs, kind=...)`: run when the page opens, so the tab shows its worked
+  example at once; also computed once in the background right after the server starts (`warm_up`),
+  so the first student does not wait for it either;
+- `page.warm(dependency, *args)`: precompute one more call of a registered event (e.g. each example
+  photo), in both languages when the event speaks one.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from typing import Any, Callable
+
+from core import events, text
+from core.settings import Settings
+
+log = logging.getLogger("dlclass.page")
+
+
+def initial_input(component) -> Any:
+    """What an event function receives for a component's starting value (the same as when the page
+    opens and sends it back): Gradio's stored value, read back through the component's preprocess."""
+    from gradio.data_classes import GradioModel, GradioRootModel
+
+    value = component.value
+    model = getattr(component, "data_model", None)
+    if value is not None and isinstance(model, type) and issubclass(model, (GradioModel, GradioRootModel)):
+        value = model.model_validate(value)
+    return component.preprocess(value)
+
+
+@dataclasses.dataclass
+class Page:
+    settings: Settings
+    blocks: Any  # gr.Blocks
+    warm_calls: list[tuple[events.Registered, tuple]] = dataclasses.field(default_factory=list)
+
+    def on_open(self, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: bool = True, **kwargs):
+        """Register `fn` to run when the page opens (its outputs show the worked example)."""
+        kwargs.setdefault("api_visibility", "private")
+        dependency = events.on(self.blocks.load, fn, inputs, outputs, kind=kind, cache=cache, **kwargs)
+        if cache:
+            self.warm(dependency, *[initial_input(c) for c in events._listify(inputs)])
+        return dependency
+
+    def warm(self, dependency, *args) -> None:
+        """Compute `dependency`'s event for `args` in the background after start (its result is cached)."""
+        record = dependency.registered
+        if not record.cache:
+            raise ValueError(f"{record.name}: only cached events can be warmed")
+        self.warm_calls.append((record, args))
+
+    def warm_up(self) -> dict:
+        """Run every warm call (both languages where the event speaks one); returns counts and seconds."""
+        started = time.perf_counter()
+        done = failed = 0
+        for record, args in self.warm_calls:
+            for lang in (text.LANGS if record.wants_lang else (text.DEFAULT_LANG,)):
+                try:
+                    result = record.run(*args, lang=lang)
+                    if hasattr(result, "__next__"):  # a generator: run it to its end
+                        for _ in result:
+                            pass
+                    done += 1
+                except Exception as exc:  # a missing model offline, say: the click will explain it
+                    failed += 1
+                    log.info("warm-up of %s (%s) skipped: %s", record.name, lang, str(exc).splitlines()[0][:120])
+        report = {"computed": done, "failed": failed, "seconds": time.perf_counter() - started}
+        log.info("warm-up: %(computed)d results in %(seconds).1f s (%(failed)d skipped)", report)
+        return report
+
+    def warm_up_in_background(self, before: Callable[[], None] | None = None) -> threading.Thread:
+        def run():
+            if before is not None:
+                before()
+            self.warm_up()
+
+        thread = threading.Thread(target=run, name="dlclass-warm-up", daemon=True)
+        thread.start()
+        return thread
