@@ -75,12 +75,8 @@ class Image(gr.Image):
     transparency, EXIF rotation) and refuses a non-image in the page's language."""
 
     is_template = True
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("type", "filepath")
-        kwargs.setdefault("image_mode", None)
-        kwargs.setdefault("format", "jpeg")
-        super().__init__(*args, **kwargs)
+    # No __init__ of our own: Gradio reads a component's properties from its __init__ signature.
+    # `type` and `image_mode` do not matter here: this preprocess never opens the picture.
 
     def preprocess(self, payload):
         if payload is None:

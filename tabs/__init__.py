@@ -10,7 +10,6 @@ import importlib
 from types import ModuleType
 
 LESSONS = [
-    "tabs.sliding_window",
     "tabs.cnn_features",
     "tabs.vit_attention",
     "tabs.yolo_detect",

@@ -9,8 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.i18n import UserError
-from tabs import sliding_window as sw
+from core.text import Problem
+from lessons.sliding_window import compute as sw
+from lessons.sliding_window import tab, view
 
 
 def _torch_or_none(x, kernel, s, p, d, op):
@@ -39,9 +40,9 @@ def test_every_output_cell_matches_torch_over_the_whole_parameter_grid():
             assert steps.positions == ref.size
             matched += 1
         else:
-            ko, en = reason
+            ko, en = reason.say("ko"), reason.say("en")
             assert ko and en and ko != en
-            with pytest.raises(UserError):
+            with pytest.raises(Problem):
                 sw.slide(x, kernel, s, p, d, op)
             if not (op == "avg" and d != 1):  # torch's avg_pool2d has no dilation argument at all
                 assert _torch_or_none(x, kernel, s, p, d, op) is None, (op, h, w, k, s, p, d)
@@ -81,7 +82,7 @@ def test_output_size_formula_and_the_worked_example_of_the_notes():
     assert sw.output_size(16, 3, 1, 1, 1) == 16  # "same" padding for a 3x3 kernel
     assert sw.output_size(16, 3, 1, 3, 1) == 20
     assert sw.output_size(7, 3, 1, 0, 2) == 3  # dilated span 5
-    fig, text, gallery = sw.conv_steps(5, 5, 3, 2, 0, 1, "conv", "random", 0, "cat.jpg", None, None, "box", None)
+    fig, text, gallery = tab.conv_steps(5, 5, 3, 2, 0, 1, "conv", "random", 0, "cat.jpg", None, None, "box", None)
     assert "⌊(5 + 2·0 − 1·(3−1) − 1) / 2⌋ + 1 = ⌊2 / 2⌋ + 1 = **2**" in text
     assert "**3×3**" in text and "**2×2**" in text  # the notes' example: stride 1 -> 3x3, stride 2 -> 2x2
     assert "교차상관" in text
@@ -89,14 +90,11 @@ def test_output_size_formula_and_the_worked_example_of_the_notes():
 
 
 def test_pooling_text_states_the_padding_convention_in_both_languages():
-    _, ko_text, _ = sw.conv_steps(6, 6, 3, 2, 1, 1, "avg", "random", 3, "cat.jpg", None, None, "box", None)
+    _, ko_text, _ = tab.conv_steps(6, 6, 3, 2, 1, 1, "avg", "random", 3, "cat.jpg", None, None, "box", None)
     assert "count_include_pad=True" in ko_text and "0으로 채워서 개수에 포함" in ko_text
 
-    class English:
-        headers = {"accept-language": "en-US,en;q=0.9"}
-
-    _, en_text, _ = sw.conv_steps(6, 6, 3, 2, 1, 1, "max", "random", 3, "cat.jpg", None, None, "box", None,
-                                  request=English())
+    _, en_text, _ = tab.conv_steps(6, 6, 3, 2, 1, 1, "max", "random", 3, "cat.jpg", None, None, "box", None,
+                                   lang="en")
     assert "−∞" in en_text and "never win" in en_text
 
 
@@ -112,58 +110,55 @@ def test_impossible_combinations_get_a_message_in_both_languages(case):
     args = dict(height=5, width=5, kernel_size=3, stride=1, padding=0, dilation=1, operation="conv",
                 source="random", seed=0, kernel_name="box")
     args.update(case)
-    with pytest.raises(UserError) as err:
-        sw.conv_steps(**args)
-    assert err.value.ko and err.value.en
-    assert any("\uac00" <= ch <= "\ud7a3" for ch in err.value.ko)  # Korean text
-    assert err.value.en.isascii() or "≤" in err.value.en
+    with pytest.raises(Problem) as err:
+        tab.conv_steps(**args)
+    ko, en = err.value.say("ko"), err.value.say("en")
+    assert any("\uac00" <= ch <= "\ud7a3" for ch in ko)  # Korean text
+    assert not any("\uac00" <= ch <= "\ud7a3" for ch in en) and en != ko  # English only
 
 
 def test_absurd_api_values_are_clamped_with_a_note_or_refused():
-    fig, text, _ = sw.conv_steps(float("inf"), 1e400, -5, 99, -1, 2.6, "conv", "random", -3, "cat.jpg", None, None,
+    fig, text, _ = tab.conv_steps(float("inf"), 1e400, -5, 99, -1, 2.6, "conv", "random", -3, "cat.jpg", None, None,
                                  "identity", None)
     # inf -> 16, 1e400 (inf) -> 16, -5 -> 1, 99 -> 4, -1 -> 0, 2.6 -> 3, seed -3 -> 0
     assert text.startswith("> **바꾼 값**")
-    assert text.count("→") >= 7
+    adjusted = text.splitlines()[0]
+    assert adjusted.count("<br>") + 1 == 7 and adjusted.count("맞췄습니다") == 6 and "반올림" in adjusted
     assert "⌊(16 + 2·0 − 3·(1−1) − 1) / 4⌋ + 1 = ⌊15 / 4⌋ + 1 = **4**" in text
     assert len(fig.frames) == 16
-    with pytest.raises(UserError):
-        sw.conv_steps(5, float("nan"))
-    with pytest.raises(UserError):
-        sw.conv_steps("five")
-    with pytest.raises(UserError):
-        sw.conv_steps(operation="median")
-    with pytest.raises(UserError):
-        sw.conv_steps(kernel_name="emboss")
-    with pytest.raises(UserError):
-        sw.conv_steps(source="camera")
+    # NaN and text have no nearest value: the default is used, and the note says so
+    _, text, _ = tab.conv_steps(5, float("nan"), lang="en")
+    assert "input width was not a number; using 5" in text
+    _, text, _ = tab.conv_steps("five", lang="en")
+    assert "input height was not a number; using 5" in text
+    for bad in (dict(operation="median"), dict(kernel_name="emboss"), dict(source="camera")):
+        with pytest.raises(Problem):
+            tab.conv_steps(**bad)
 
 
-def test_clamp_int():
-    notes = []
-    assert sw.clamp_int(float("inf"), "height", notes) == 16
-    assert sw.clamp_int(-1e300, "stride", notes) == 1
-    assert sw.clamp_int(2.4, "padding", notes) == 2
-    assert sw.clamp_int(3, "dilation", notes) == 3
-    assert len(notes) == 3
-    with pytest.raises(UserError):
-        sw.clamp_int(float("nan"), "height", notes)
-    with pytest.raises(UserError):
-        sw.clamp_int(None, "height", notes)
+def test_settings_are_clamped_into_range_with_notes():
+    st = sw.read_setting(height=float("inf"), stride=-1e300, padding=2.4, dilation=3)
+    assert (st.height, st.stride, st.padding, st.dilation) == (16, 1, 2, 3)
+    assert len(st.notes) == 3
+    assert [n.say("en") for n in st.notes] == ["input height must be from 3 to 16; using 16.",
+                                               "stride must be from 1 to 4; using 1.",
+                                               "padding must be a whole number; rounded to 2."]
+    st = sw.read_setting(height=None)
+    assert st.height == 5 and "숫자가 아니어서" in st.notes[0].say("ko")
 
 
 def test_typed_tables_are_fitted_and_bad_cells_refused():
     notes = []
-    grid = sw.parse_grid([[1, 2, 3, 4], [5, None, "7", ""]], 3, 3, "입력", "input", notes)
+    grid = sw.parse_grid([[1, 2, 3, 4], [5, None, "7", ""]], 3, 3, "input", notes)
     np.testing.assert_array_equal(grid, [[1, 2, 3], [5, 0, 7], [0, 0, 0]])
-    assert notes and "3x3" in notes[0][1]
+    assert notes and "fitted to 3×3" in notes[0].say("en")
     for bad in ([[1, "x"]], [[float("nan")]], [[float("inf")]], [[1e300]]):
-        with pytest.raises(UserError) as err:
-            sw.parse_grid(bad, 2, 2, "입력", "input", [])
-        assert "row 1" in err.value.en
+        with pytest.raises(Problem) as err:
+            sw.parse_grid(bad, 2, 2, "input", [])
+        assert "row 1" in err.value.say("en")
     typed = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
     kernel = [[0, 0, 0], [0, 2, 0], [0, 0, 0]]
-    fig, text, _ = sw.conv_steps(3, 3, 3, 1, 1, 1, "conv", "typed", 0, "cat.jpg", None, typed, "typed", kernel)
+    fig, text, _ = tab.conv_steps(3, 3, 3, 1, 1, 1, "conv", "typed", 0, "cat.jpg", None, typed, "typed", kernel)
     ref = F.conv2d(torch.tensor(typed, dtype=torch.float64)[None, None],
                    torch.tensor(kernel, dtype=torch.float64)[None, None], padding=1)[0, 0].numpy()
     out_trace = fig.to_dict()["data"][-3]  # output values, then the cover, then the current-cell box
@@ -190,7 +185,7 @@ def test_photo_input_is_the_photo_shrunk_to_the_grid():
     small = sw.photo_input(gray, 8, 12)
     assert small.shape == (8, 12) and 0 <= small.min() and small.max() <= 255
     assert abs(small.mean() - gray.mean()) < 3  # area averaging keeps the brightness
-    with pytest.raises(UserError):
+    with pytest.raises(Problem):
         sw.photo_gray("missing.jpg", None)
 
 
@@ -208,7 +203,8 @@ def test_filter2d_on_the_photo_is_torch_conv2d_and_stride_keeps_every_sth_result
 
 def test_photo_panel_shows_original_kernel_stride_and_both_poolings():
     gray = sw.photo_gray("rocket.jpg", None)
-    items = sw.photo_panel(gray, sw.named_kernel("sobel_y", 3), 3, 2, 1, 1, "en")
+    result = sw.run(kernel_size=3, stride=2, padding=1, dilation=1, kernel_name="sobel_y", photo_choice="rocket.jpg")
+    items = view.photo_panel(result, "en")
     captions = [c for _, c in items]
     assert len(items) == 5
     assert captions[0].startswith("Original") and "|value|" in captions[1] and "s=2" in captions[2]
@@ -223,7 +219,7 @@ def test_photo_panel_shows_original_kernel_stride_and_both_poolings():
 def test_animation_figure_has_one_light_frame_per_position():
     x = sw.random_input(16, 16, 0)
     steps = sw.slide(x, sw.named_kernel("sharpen", 3), 1, 3, 1, "conv")
-    fig = sw.build_figure(steps, "ko")
+    fig = view.build_figure(steps, "ko")
     spec = fig.to_dict()
     frames = fig.frames
     assert len(frames) == steps.positions == 400
@@ -252,8 +248,11 @@ def test_animation_figure_has_one_light_frame_per_position():
 def test_main_event_is_public_as_conv_steps():
     import gradio as gr
 
+    from core.page import Page
+    from core.settings import Settings
+
     with gr.Blocks() as demo:
-        sw.build()
+        tab.build(Page(Settings(), demo))
     names = [fn.api_name for fn in demo.fns.values() if getattr(fn, "api_name", None)]
     assert "conv_steps" in names
 
@@ -263,11 +262,15 @@ def test_ui_events_keep_the_last_animation_and_explain_an_impossible_setting(mon
 
     warnings = []
     monkeypatch.setattr(gr, "Warning", lambda message, **kw: warnings.append(message))
-    plot, text, gallery = sw.conv_steps_ui(5, 5, 3, 1, 3, 1, "max", "random", 0, "cat.jpg", None, None, "box", None)
+    plot, text, gallery = tab.conv_steps_ui(5, 5, 3, 1, 3, 1, "max", "random", 0, "cat.jpg", None, None, "box", None)
     assert isinstance(plot, type(gr.skip())) and isinstance(gallery, type(gr.skip()))
     assert "계산할 수 없는 설정" in text and "p ≤ k//2 = 1" in text
-    assert warnings and "pooling the padding must be at most half" in warnings[0]
-    fig, text, gallery = sw.conv_steps_ui(5, 5, 3, 1, 1, 1, "max", "random", 0, "cat.jpg", None, None, "box", None)
+    assert warnings == [text.split("\n\n", 1)[1]]  # the same one-language message, as a warning too
+    _, english, _ = tab.conv_steps_ui(5, 5, 3, 1, 3, 1, "max", "random", 0, "cat.jpg", None, None, "box", None,
+                                      lang="en")
+    assert "This setting cannot run" in english and "pooling the padding must be at most half" in english
+    assert "풀링" not in english
+    fig, text, gallery = tab.conv_steps_ui(5, 5, 3, 1, 1, 1, "max", "random", 0, "cat.jpg", None, None, "box", None)
     assert len(fig.frames) == 25 and len(gallery) == 5
 
 
