@@ -1,20 +1,72 @@
-"""The classroom mix: what 30 students do at once, spread over the tabs (quick views and real models)."""
+"""What a class of 30 does, as scenarios for the load tests and the bench (issue 12):
+
+(a) 30 identical clicks at once, per tab, on its first example;
+(b) 30 different photos at once on the CNN, ViT and YOLO tabs;
+(c) webcams streaming to the server path while 20 students click;
+(d) the 60-second mixed class.
+"""
 from __future__ import annotations
 
 import random
+import tempfile
+from functools import lru_cache
+from pathlib import Path
 
-from core.i18n import ASSETS
+from PIL import Image, ImageEnhance, ImageOps
 
-EXAMPLES = sorted(str(p) for p in (ASSETS / "examples").glob("*.jpg"))
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "assets" / "examples").glob("*.jpg"))
+FIRST_PHOTO = ROOT / "assets" / "examples" / "cat.jpg"  # the first example of the photo tabs
+
+
+def _file(path: Path):
+    from gradio_client import handle_file
+
+    return handle_file(str(path))
+
+
+# (a) every tab's first example, as the API takes it (the rest of the inputs at their defaults)
+def first_examples() -> dict[str, dict]:
+    return {
+        "conv_steps": {},
+        "cnn_features": dict(image=_file(FIRST_PHOTO)),
+        "vit_attention": dict(image=_file(FIRST_PHOTO)),
+        "yolo_detect": dict(image=_file(FIRST_PHOTO)),
+        "float_bits": dict(text="0.1"),
+        "sd_generate": dict(prompt="a red apple on a wooden table", size=256, steps=1),
+    }
+
+
+@lru_cache(maxsize=1)
+def distinct_photos(n: int = 30) -> tuple[Path, ...]:
+    """n different photos (crops, mirror images and brightness changes of the examples), as files."""
+    folder = Path(tempfile.mkdtemp(prefix="dlclass-photos-"))
+    rng = random.Random(0)
+    paths = []
+    for i in range(n):
+        img = Image.open(EXAMPLES[i % len(EXAMPLES)]).convert("RGB")
+        w, h = img.size
+        left, top = rng.randint(0, w // 6), rng.randint(0, h // 6)
+        img = img.crop((left, top, left + w * 5 // 6, top + h * 5 // 6))
+        if i % 2:
+            img = ImageOps.mirror(img)
+        img = ImageEnhance.Brightness(img).enhance(0.75 + 0.5 * rng.random())
+        path = folder / f"photo_{i:02d}.jpg"
+        img.save(path, quality=90)
+        paths.append(path)
+    return tuple(paths)
+
+
+# (b) 30 students, 30 different photos
+def distinct_photo_calls(api_name: str, n: int = 30) -> list[tuple[str, dict]]:
+    return [(api_name, dict(image=_file(path))) for path in distinct_photos(n)]
 
 
 def _photo(rng: random.Random):
-    from gradio_client import handle_file
-
-    return handle_file(rng.choice(EXAMPLES))
+    return _file(rng.choice(EXAMPLES))
 
 
-# (api_name, weight, rng -> kwargs)
+# (d) the 60-s class: (api_name, weight, rng -> kwargs)
 MIX = [
     ("conv_steps", 4, lambda rng: dict(height=rng.randint(4, 12), width=rng.randint(4, 12), kernel_size=3,
                                        stride=rng.randint(1, 2), padding=rng.randint(0, 1),
@@ -28,8 +80,12 @@ MIX = [
 
 
 def jobs() -> list:
-    """Weighted list of (api_name, rng -> positional args) for bench.load.run_classroom (kwargs via closure)."""
+    """Weighted list of (api_name, rng -> kwargs) for bench.load.run_classroom."""
     out = []
     for api_name, weight, make in MIX:
         out += [(api_name, make)] * weight
     return out
+
+
+# (c) clicks measured while webcams stream: a model click and a quick click
+CLICKS = [("cnn_features", lambda: dict(image=_file(FIRST_PHOTO))), ("conv_steps", lambda: dict(stride=2))]

@@ -1,18 +1,32 @@
-"""A classroom of simulated students: N gradio_client sessions calling a mix of endpoints for T seconds.
+"""A class of simulated students, as a browser uses the app: every output picture is downloaded and decoded.
 
-Loopback only, bounded in count and time. Used by tests/test_load.py (asserts) and bench/bench_load.py
-(prints p50/p95 per endpoint and peak memory).
+Three kinds of load, loopback only, bounded in count and time:
+- `burst`: N students press a button at the same moment (a barrier), each with its own arguments;
+- `run_classroom`: N students keep calling a random mix of endpoints for T seconds (the 60-s class);
+- `webcams`: N webcams streaming frames to the server path at a fixed rate, speaking Gradio's stream
+  protocol (queue/join, then /stream/<event_id> per frame, answers read from the event stream) without a
+  browser, so that 10 webcams cost the load generator little.
+
+Students are `gradio_client.Client`s with `download_files` on: a call's time includes fetching every
+output file, and each picture is opened and fully decoded (a truncated picture counts as incomplete).
+The clients connect before the clock starts. The generator's own CPU time is measured and reported,
+because it shares the machine's 2 cores with the server.
 """
 from __future__ import annotations
 
+import base64
+import io
+import json
 import random
 import re
 import statistics
+import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import psutil
 
@@ -23,7 +37,20 @@ Job = tuple[str, Callable[[random.Random], dict]]  # (api_name, rng -> keyword a
 class LoadResult:
     latencies: dict[str, list[float]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)  # downloaded files that did not decode whole
+    files_checked: int = 0
     rss_samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, MB)
+    generator_cpu_s: float = 0.0  # CPU seconds the load generator itself used
+    wall_s: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, api_name: str, seconds: float) -> None:
+        with self.lock:
+            self.latencies.setdefault(api_name, []).append(seconds)
+
+    def fail(self, text: str) -> None:
+        with self.lock:
+            self.failures.append(text[:300])
 
     def percentile(self, api_name: str, q: float) -> float:
         values = sorted(self.latencies.get(api_name, []))
@@ -39,6 +66,11 @@ class LoadResult:
     def peak_mb(self) -> float:
         return max((mb for _, mb in self.rss_samples), default=float("nan"))
 
+    def summary(self) -> list[tuple[str, int, float, float, float]]:
+        """(api_name, n, p50 ms, p95 ms, max ms) per endpoint."""
+        return [(name, len(v), statistics.median(v) * 1000, self.percentile(name, 95) * 1000, max(v) * 1000)
+                for name, v in sorted(self.latencies.items())]
+
 
 def tree_rss_mb(pid: int) -> float:
     """Resident memory of a process and its children, in MB."""
@@ -50,53 +82,226 @@ def tree_rss_mb(pid: int) -> float:
         return float("nan")
 
 
-def run_classroom(url: str, jobs: list[Job], students: int = 30, seconds: float = 60.0, server_pid: int | None = None,
-                  request_timeout: float = 300.0, seed: int = 0) -> LoadResult:
-    """Each student opens its own session and keeps calling random jobs until time is up."""
+def _own_cpu() -> float:
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+# ---------------------------------------------------------------- what a browser does with an answer
+
+
+def check_files(value: Any, result: LoadResult) -> None:
+    """Open every downloaded file in an answer; pictures are decoded to their last pixel."""
+    from PIL import Image
+
+    if isinstance(value, dict):
+        for v in value.values():
+            check_files(v, result)
+        return
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            check_files(v, result)
+        return
+    if not isinstance(value, str) or len(value) > 4096 or "/" not in value:
+        return
+    path = Path(value)
+    if not path.is_file():
+        return
+    with result.lock:
+        result.files_checked += 1
+    try:
+        if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"):
+            with Image.open(path) as img:
+                img.load()  # a truncated file raises here
+        elif path.stat().st_size == 0:
+            raise OSError("empty file")
+    except Exception as exc:
+        with result.lock:
+            result.incomplete.append(f"{path.name}: {exc!r}"[:200])
+
+
+def student(url: str, lang: str = "ko", downloads: Path | None = None):
     from gradio_client import Client
 
+    folder = downloads or Path(tempfile.mkdtemp(prefix="dlclass-student-"))
+    return Client(url, verbose=False, download_files=str(folder), analytics_enabled=False,
+                  headers={"Accept-Language": lang}, httpx_kwargs={"timeout": 300})
+
+
+def _call(client, api_name: str, kwargs: dict, result: LoadResult) -> None:
+    started = time.perf_counter()
+    try:
+        answer = client.predict(api_name=f"/{api_name}", **kwargs)
+    except Exception as exc:
+        result.fail(f"{api_name}: {exc!r}")
+        return
+    result.add(api_name, time.perf_counter() - started)  # the answer and every file it names, downloaded
+    check_files(answer, result)
+
+
+def burst(url: str, calls: list[tuple[str, dict]], lang: str = "ko", clients: list | None = None) -> LoadResult:
+    """Every (api_name, kwargs) of `calls` sent by its own student at the same moment."""
     result = LoadResult()
-    lock = threading.Lock()
+    clients = clients or [student(url, lang) for _ in calls]
+    barrier = threading.Barrier(len(calls) + 1)
+
+    def go(client, api_name, kwargs):
+        barrier.wait()
+        _call(client, api_name, kwargs, result)
+
+    threads = [threading.Thread(target=go, args=(c, a, k), daemon=True) for c, (a, k) in zip(clients, calls)]
+    for thread in threads:
+        thread.start()
+    cpu, started = _own_cpu(), time.perf_counter()
+    barrier.wait()
+    for thread in threads:
+        thread.join(timeout=600)
+    result.wall_s = time.perf_counter() - started
+    result.generator_cpu_s = _own_cpu() - cpu
+    return result
+
+
+def run_classroom(url: str, jobs: list[Job], students: int = 30, seconds: float = 60.0,
+                  server_pid: int | None = None, seed: int = 0) -> LoadResult:
+    """Each student keeps calling random jobs until time is up (every answer downloaded and checked)."""
+    result = LoadResult()
+    clients = [student(url, "ko" if i % 3 else "en") for i in range(students)]
+    stop_sampling = threading.Event()
     started = time.perf_counter()
     deadline = started + seconds
-    stop_sampling = threading.Event()
 
     def sample_memory():
         while not stop_sampling.is_set() and server_pid is not None:
             result.rss_samples.append((time.perf_counter() - started, tree_rss_mb(server_pid)))
             stop_sampling.wait(1.0)
 
-    def student(index: int):
+    def work(index: int):
         rng = random.Random(seed * 1000 + index)
-        try:
-            client = Client(url, verbose=False, download_files=False, analytics_enabled=False,
-                            httpx_kwargs={"timeout": request_timeout})
-        except Exception as exc:
-            with lock:
-                result.failures.append(f"student {index}: connect: {exc!r}"[:300])
-            return
         while time.perf_counter() < deadline:
             api_name, make_args = rng.choice(jobs)
-            t0 = time.perf_counter()
-            try:
-                client.predict(api_name=f"/{api_name}", **make_args(rng))
-            except Exception as exc:
-                with lock:
-                    result.failures.append(f"{api_name}: {exc!r}"[:300])
-                continue
-            with lock:
-                result.latencies.setdefault(api_name, []).append(time.perf_counter() - t0)
+            _call(clients[index], api_name, make_args(rng), result)
 
     sampler = threading.Thread(target=sample_memory, daemon=True)
     sampler.start()
-    threads = [threading.Thread(target=student, args=(i,), daemon=True) for i in range(students)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join(timeout=seconds + request_timeout + 30)
+    cpu = _own_cpu()
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(students)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds + 330)
+    result.wall_s = time.perf_counter() - started
+    result.generator_cpu_s = _own_cpu() - cpu
     stop_sampling.set()
     sampler.join(timeout=5)
     return result
+
+
+# ---------------------------------------------------------------- webcams on the server path
+
+
+@dataclass
+class WebcamResult:
+    sent: int = 0
+    answered: int = 0  # frames the server answered with a picture
+    skipped: int = 0  # frames the server dropped (over its webcam budget) and answered at once
+    errors: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
+def frame_payload(jpeg: bytes) -> dict:
+    """A webcam frame as Gradio's streaming image sends it (a data URL)."""
+    return {"url": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()}
+
+
+def webcams(url: str, api_name: str, frames: list[bytes], controls: list, count: int, fps: float,
+            seconds: float, stop: threading.Event | None = None) -> WebcamResult:
+    """`count` webcams each sending a frame every 1/fps s for `seconds` to the stream event `api_name`;
+    answers (pictures) are downloaded like a browser does."""
+    import httpx
+
+    root = url.rstrip("/") + "/gradio_api"
+    config = httpx.get(url.rstrip("/") + "/config", timeout=30).json()
+    fn_index, trigger_id = _stream_event(config, api_name)
+    result = WebcamResult()
+    stop = stop or threading.Event()
+    deadline = time.perf_counter() + seconds
+
+    def one(index: int):
+        session = uuid.uuid4().hex[:11]
+        payloads = [frame_payload(f) for f in frames]
+        with httpx.Client(timeout=60) as http:
+            body = {"data": [payloads[index % len(payloads)], *controls], "fn_index": fn_index,
+                    "trigger_id": trigger_id, "session_hash": session, "event_data": None}
+            joined = http.post(f"{root}/queue/join", json=body)
+            joined.raise_for_status()
+            event_id = joined.json()["event_id"]
+
+            def read_answers():
+                with httpx.Client(timeout=None) as sse:
+                    with sse.stream("GET", f"{root}/queue/data", params={"session_hash": session}) as stream:
+                        for line in stream.iter_lines():
+                            if not line.startswith("data:"):
+                                continue
+                            message = json.loads(line[5:])
+                            if message.get("msg") in ("process_streaming", "process_generating", "process_completed"):
+                                output = (message.get("output") or {}).get("data") or []
+                                picture = output[0] if output else None
+                                with result.lock:
+                                    if isinstance(picture, dict) and picture.get("url"):
+                                        result.answered += 1
+                                    else:
+                                        result.skipped += 1
+                                if isinstance(picture, dict) and picture.get("url"):
+                                    http.get(picture["url"] if picture["url"].startswith("http")
+                                             else url.rstrip("/") + picture["url"])
+                                if message.get("msg") == "process_completed":
+                                    if not message.get("success", True):
+                                        with result.lock:
+                                            result.errors.append(str(message.get("output"))[:200])
+                                    return
+
+            reader = threading.Thread(target=read_answers, daemon=True)
+            reader.start()
+            n = 0
+            while time.perf_counter() < deadline and not stop.is_set() and reader.is_alive():
+                time.sleep(1.0 / fps)
+                n += 1
+                frame = {**body, "data": [payloads[(index + n) % len(payloads)], *controls]}
+                try:
+                    http.post(f"{root}/stream/{event_id}", json=frame)
+                    with result.lock:
+                        result.sent += 1
+                except httpx.HTTPError as exc:
+                    with result.lock:
+                        result.errors.append(repr(exc)[:200])
+            http.post(f"{root}/stream/{event_id}/close")
+            reader.join(timeout=30)
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds + 120)
+    return result
+
+
+def _stream_event(config: dict, api_name: str) -> tuple[int, int]:
+    for index, dependency in enumerate(config["dependencies"]):
+        if dependency.get("api_name") == api_name:
+            trigger = dependency["targets"][0][0] if dependency.get("targets") else None
+            return dependency.get("id", index), trigger
+    raise KeyError(f"no event with api_name {api_name!r}")
+
+
+def jpeg_frames(paths: list[Path], size=(640, 480)) -> list[bytes]:
+    from PIL import Image
+
+    out = []
+    for path in paths:
+        buffer = io.BytesIO()
+        Image.open(path).convert("RGB").resize(size).save(buffer, format="JPEG", quality=80)
+        out.append(buffer.getvalue())
+    return out
 
 
 def model_loads_in_log(log_path: Path) -> dict[str, int]:
@@ -108,8 +313,3 @@ def model_loads_in_log(log_path: Path) -> dict[str, int]:
             key = " ".join(match.groups())
             counts[key] = counts.get(key, 0) + 1
     return counts
-
-
-def summary_rows(result: LoadResult) -> list[tuple[str, int, float, float]]:
-    return [(name, len(values), statistics.median(values) * 1000, result.percentile(name, 95) * 1000)
-            for name, values in sorted(result.latencies.items())]
