@@ -14,7 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 import lessons
-from core import models, outputs, text, ui
+from core import memory, models, outputs, text, ui
 from core.page import Page
 from core.settings import Settings, from_args
 
@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         page.warm_up_in_background(before=models.import_heavy_libraries)
     else:
         models.warm_up_in_background()
+    memory.log_report_every(60)
     demo.block_thread()
     return 0
 

@@ -213,15 +213,15 @@ def frame_payload(jpeg: bytes) -> dict:
     return {"url": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()}
 
 
-def webcams(url: str, api_name: str, frames: list[bytes], controls: list, count: int, fps: float,
-            seconds: float, stop: threading.Event | None = None) -> WebcamResult:
-    """`count` webcams each sending a frame every 1/fps s for `seconds` to the stream event `api_name`;
-    answers (pictures) are downloaded like a browser does."""
+def webcams(url: str, api_name: str, frames: list[bytes], count: int, fps: float, seconds: float,
+            stop: threading.Event | None = None) -> WebcamResult:
+    """`count` webcams each sending a frame every 1/fps s for `seconds` to the stream event `api_name`
+    (its other inputs at the page's starting values); answers (pictures) are downloaded like a browser does."""
     import httpx
 
     root = url.rstrip("/") + "/gradio_api"
     config = httpx.get(url.rstrip("/") + "/config", timeout=30).json()
-    fn_index, trigger_id = _stream_event(config, api_name)
+    fn_index, trigger_id, controls = _stream_event(config, api_name)
     result = WebcamResult()
     stop = stop or threading.Event()
     deadline = time.perf_counter() + seconds
@@ -285,11 +285,13 @@ def webcams(url: str, api_name: str, frames: list[bytes], controls: list, count:
     return result
 
 
-def _stream_event(config: dict, api_name: str) -> tuple[int, int]:
+def _stream_event(config: dict, api_name: str) -> tuple[int, int, list]:
+    """(fn_index, trigger id, starting values of the inputs after the first) of the event `api_name`."""
+    values = {c["id"]: c.get("props", {}).get("value") for c in config["components"]}
     for index, dependency in enumerate(config["dependencies"]):
         if dependency.get("api_name") == api_name:
             trigger = dependency["targets"][0][0] if dependency.get("targets") else None
-            return dependency.get("id", index), trigger
+            return dependency.get("id", index), trigger, [values.get(i) for i in dependency["inputs"][1:]]
     raise KeyError(f"no event with api_name {api_name!r}")
 
 

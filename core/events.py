@@ -216,10 +216,12 @@ class Registered:
     """An event as registered: its function (called like Gradio calls it, minus the request) and its kind."""
 
     name: str
+    fn: Callable[..., Any]  # the event function as the lesson wrote it
     kind: Kind
     cache: bool
     wants_lang: bool
     run: Callable[..., Any]  # run(*args, lang=...) -> delivered outputs (cached and guarded)
+    compute: Callable[..., Any]  # compute(*args, lang=...) -> outputs prepared, never cached (bench: the work itself)
     dependency: Any = None
 
 
@@ -385,7 +387,10 @@ def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: b
         import gradio as gr
 
         dependency = gr.on(listeners, wrapper, inputs_list or None, outputs_list or None, **queue, **gradio_kwargs)
-    record = Registered(name, event_kind, cache, wants_lang, run, dependency)
+    def compute_only(*args, lang: str = text.DEFAULT_LANG):
+        return prepared(call(args, lang))
+
+    record = Registered(name, fn, event_kind, cache, wants_lang, run, compute_only, dependency)
     REGISTERED.append(record)
     dependency.registered = record
     return dependency

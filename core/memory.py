@@ -227,3 +227,23 @@ def nbytes(value: Any, _seen: set[int] | None = None) -> int:
     if hasattr(value, "__dict__") and not isinstance(value, type):
         return sum(nbytes(v, seen) for v in vars(value).values()) + 64
     return sys.getsizeof(value)
+
+
+def log_report_every(seconds: float, budget: Budget | None = None) -> threading.Thread:
+    """Log what the memory budget is spent on, every `seconds` while it changes (server log; the bench reads it)."""
+    budget = budget or BUDGET
+
+    def run():
+        last = None
+        while True:
+            report = budget.report()
+            if report != last:
+                used = sum(s["bytes"] for s in report.values())
+                parts = ", ".join(f"{name} {s['entries']} ({s['bytes'] / 1e6:.1f} MB)" for name, s in report.items())
+                log.info("memory: %.1f of %.0f MB: %s", used / 1e6, budget.limit_bytes / 1e6, parts)
+                last = report
+            time.sleep(seconds)
+
+    thread = threading.Thread(target=run, name="dlclass-memory-report", daemon=True)
+    thread.start()
+    return thread
