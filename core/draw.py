@@ -52,8 +52,68 @@ def draw_grid(image_rgb: np.ndarray, rows: int, cols: int, color=(255, 255, 255)
 
 def put_label(image_rgb: np.ndarray, text: str, origin: tuple[int, int], scale: float = 0.5,
               color=(255, 255, 255), background=(0, 0, 0)) -> np.ndarray:
-    """ASCII text with a dark outline, readable on any background (in place; also returned)."""
-    thickness = max(1, round(scale * 2))
-    cv2.putText(image_rgb, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, background, thickness + 2, cv2.LINE_AA)
-    cv2.putText(image_rgb, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness, cv2.LINE_AA)
+    """Text with a dark outline, readable on any background (in place; also returned). `origin` is the
+    left end of the baseline, as in OpenCV. ASCII is drawn by OpenCV (fast); any other text (Korean class
+    names) with a font that has Hangul (see `hangul_font`), at the same size."""
+    if text.isascii():
+        thickness = max(1, round(scale * 2))
+        cv2.putText(image_rgb, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, background, thickness + 2, cv2.LINE_AA)
+        cv2.putText(image_rgb, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thickness, cv2.LINE_AA)
+        return image_rgb
+    from PIL import Image, ImageDraw
+
+    font = hangul_font(max(10, round(30 * scale)))  # OpenCV's simplex font at scale 1 is about 30 px tall
+    x, y = origin
+    left, top, right, bottom = font.getbbox(text, anchor="ls")
+    pad = 3
+    x0, y0 = max(0, x + left - pad), max(0, y + top - pad)
+    x1, y1 = min(image_rgb.shape[1], x + right + pad), min(image_rgb.shape[0], y + bottom + pad)
+    if x1 <= x0 or y1 <= y0:
+        return image_rgb
+    patch = Image.fromarray(np.ascontiguousarray(image_rgb[y0:y1, x0:x1]))
+    ImageDraw.Draw(patch).text((x - x0, y - y0), text, font=font, fill=tuple(color), anchor="ls",
+                               stroke_width=max(1, round(scale * 2)), stroke_fill=tuple(background))
+    image_rgb[y0:y1, x0:x1] = np.asarray(patch)
     return image_rgb
+
+
+# Fonts with Hangul, in the order we look for them: Debian's fonts-noto-cjk (the tests' machine; on a
+# Hugging Face Space `packages.txt` installs it), then Nanum, then what macOS and Windows laptops have.
+HANGUL_FONTS = [
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/nanum/NanumGothicBold.ttf",
+    "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
+    "/System/Library/Fonts/AppleSDGothicNeo.ttc",
+    "C:/Windows/Fonts/malgunbd.ttf",
+    "C:/Windows/Fonts/malgun.ttf",
+]
+
+
+def hangul_font_path() -> str | None:
+    """The first font file with Hangul on this computer, or None (then labels fall back to PIL's own font,
+    which has no Hangul: the page's text still shows every Korean name)."""
+    from pathlib import Path
+
+    return next((path for path in HANGUL_FONTS if Path(path).is_file()), None)
+
+
+_fonts: dict[int, object] = {}
+
+
+def hangul_font(size: int):
+    from PIL import ImageFont
+
+    font = _fonts.get(size)
+    if font is None:
+        path = hangul_font_path()
+        if path is None:
+            import logging
+
+            logging.getLogger("dlclass.draw").warning(
+                "no font with Hangul found (install fonts-noto-cjk); Korean labels on pictures will not render")
+            font = ImageFont.load_default(size)
+        else:
+            font = ImageFont.truetype(path, size)
+        _fonts[size] = font
+    return font

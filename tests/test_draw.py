@@ -30,3 +30,18 @@ def test_overlay_keeps_image_size_and_draws_heat_where_it_is():
 def test_grid_lines_land_on_cell_edges():
     out = draw_grid(np.zeros((40, 40, 3), np.uint8), rows=4, cols=4, color=(255, 255, 255))
     assert (out[10, :, 0] == 255).all() and (out[:, 20, 0] == 255).all() and out[5, 5, 0] == 0
+
+
+def test_korean_labels_are_drawn_with_a_hangul_font():
+    """Two different Hangul syllables must give two different pictures: a font without Hangul draws the
+    same empty box (tofu) for both."""
+    assert draw.hangul_font_path() is not None, "no Hangul font (apt-get install fonts-noto-cjk; Spaces: packages.txt)"
+    pictures = []
+    for word in ("군", "복"):
+        img = np.zeros((60, 60, 3), np.uint8)
+        draw.put_label(img, word, (8, 45), scale=1.0)
+        assert (img > 0).any(axis=2).sum() > 80  # a glyph with its outline, not nothing
+        pictures.append(img)
+    assert not np.array_equal(pictures[0], pictures[1])
+    ascii_img = np.zeros((40, 120, 3), np.uint8)
+    assert draw.put_label(ascii_img, "bus 0.91", (4, 30)) is ascii_img and ascii_img.any()
