@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core import draw
 from core.draw import draw_grid, normalize01, overlay_heatmap
 
 
