@@ -37,3 +37,59 @@ def test_no_yield_inside_a_torch_grad_mode_block():
                     if isinstance(inner, (ast.Yield, ast.YieldFrom)):
                         offenders.append(f"{path.relative_to(ROOT)}:{inner.lineno}")
     assert not offenders, f"yield inside a torch grad-mode block: {offenders}"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def _app_sources() -> list[Path]:
+    return [p for p in _sources() if p.parts[len(ROOT.parts)] in ("core", "lessons", "app.py", "bench")]
+
+
+def test_nothing_below_a_lessons_tab_imports_gradio():
+    """A lesson's compute and view are plain functions: testable without a browser, reusable anywhere."""
+    offenders = []
+    for path in (ROOT / "lessons").rglob("*.py"):
+        if path.name == "tab.py":
+            continue
+        if any(name == "gradio" or name.startswith("gradio.") for name in _imports(path)):
+            offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders, f"Gradio imported below the tab layer: {offenders}"
+
+
+def test_no_patched_library_internals():
+    """No replaced Gradio methods, no Gradio context internals, no functions rewritten after the UI is built."""
+    patterns = ["preprocess_data", "root_block", "block_fn.fn =", ".fn = guarded", "Context.root"]
+    offenders = [f"{path.relative_to(ROOT)}: {pattern}" for path in _app_sources()
+                 for pattern in patterns if pattern in path.read_text(encoding="utf-8")]
+    assert not offenders, offenders
+
+
+def test_no_request_objects_or_two_languages_in_one_string_in_lessons():
+    """Lessons get `lang` from the event helper; every sentence is said in one language at a time."""
+    offenders = []
+    for path in (ROOT / "lessons").rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        for pattern in ("gr.Request", "i18n.both", "i18n.pick", "from core.i18n", "from core import i18n",
+                        "core.ui", "from core import ui"):
+            if pattern in source:
+                offenders.append(f"{path.relative_to(ROOT)}: {pattern}")
+    assert not offenders, offenders
+
+
+def test_every_lesson_folder_has_its_five_parts():
+    import lessons
+
+    for lesson_id in lessons.LESSON_IDS:
+        folder = ROOT / "lessons" / lesson_id
+        missing = [name for name in ("compute.py", "text.py", "view.py", "tab.py", "note.ko.md", "note.en.md")
+                   if not (folder / name).is_file()]
+        assert not missing, f"{lesson_id} lacks {missing}"
