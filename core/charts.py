@@ -19,6 +19,7 @@ def top_k_figure(entries: list[tuple[str, float]], title: str, height: int = 300
     values = [100 * p for _, p in entries][::-1]
     fig = go.Figure(go.Bar(x=values, y=labels, orientation="h", marker_color="#2563eb",
                            text=[f"{v:.1f}%" for v in values], textposition="auto"))
-    fig.update_layout(title=title, xaxis=dict(range=[0, 100], ticksuffix="%"), height=height,
-                      margin=dict(l=10, r=10, t=50, b=30), font=dict(size=16))
+    # automargin: Plotly widens the left margin to fit long (Korean + English) class names.
+    fig.update_layout(title=title, xaxis=dict(range=[0, 100], ticksuffix="%"), yaxis=dict(automargin=True),
+                      height=height, margin=dict(l=10, r=10, t=50, b=30), font=dict(size=16))
     return fig
