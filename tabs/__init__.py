@@ -11,11 +11,9 @@ from types import ModuleType
 
 LESSONS = [
     "tabs.cnn_features",
-    "tabs.vit_attention",
     "tabs.yolo_detect",
     "tabs.diffusion",
     "tabs.precision",
-    "tabs.finetune",
 ]
 
 
