@@ -10,10 +10,8 @@ import importlib
 from types import ModuleType
 
 LESSONS = [
-    "tabs.cnn_features",
     "tabs.yolo_detect",
     "tabs.diffusion",
-    "tabs.precision",
 ]
 
 

@@ -1,14 +1,17 @@
-"""The precision tab in real Chromium: the bit view, a bad number, the timed comparison and the device panel."""
+"""The precision tab in real Chromium, in both languages: the worked example (0.1) on opening, an example
+click, bad numbers, the timed comparison and the device panel."""
 from __future__ import annotations
+
+import re
 
 import pytest
 
-from tabs import precision  # registers the tab's strings in i18n.KO / i18n.EN
 from tests.conftest import open_tab, shot
 
 pytestmark = pytest.mark.browser
 
 TAB_ID = "precision"
+HANGUL = re.compile("[\uac00-\ud7a3]")
 
 
 def _inner_tab(page, elem_id: str) -> None:
@@ -16,20 +19,29 @@ def _inner_tab(page, elem_id: str) -> None:
     page.wait_for_selector(f"#{elem_id}", state="visible")
 
 
-def _show_bits(page, text: str) -> None:
-    box = page.locator("#precision-number textarea, #precision-number input").first
-    box.fill(text)
+def _show_bits(page, typed: str) -> None:
+    page.locator("#precision-number textarea, #precision-number input").first.fill(typed)
     page.locator("#precision-show").click()
 
 
-def _run_compare(page, budget: int) -> None:
+def _worked_example_is_there(page, header: str) -> str:
+    """Right after the tab opens, before any click: 0.1 in every format, and its gap chart."""
+    bits = page.locator("#precision-bits")
+    bits.get_by_text("0.10009765625", exact=False).first.wait_for(timeout=60_000)  # BF16's 0.1
+    page.wait_for_selector("#precision-spacing .js-plotly-plot", timeout=30_000)
+    shown = bits.inner_text()
+    assert header in shown and "0.10000000149011612" in shown and "FP8 E5M2" in shown
+    return shown
+
+
+def _run_compare(page, budget: int, done_words: str) -> None:
     _inner_tab(page, "precision-compare")
     page.locator("#precision-batch input[type='number']").fill("2")
     page.locator("#precision-budget input[type='number']").fill(str(budget))
     page.locator("#precision-budget input[type='number']").press("Enter")
     page.locator("#precision-run").click()
     # The notes are written when the run ends; the chart and the table come with them.
-    page.locator("#precision-notes").get_by_text("10,000", exact=False).first.wait_for(timeout=180_000)
+    page.locator("#precision-notes").get_by_text(done_words, exact=False).first.wait_for(timeout=240_000)
     page.wait_for_selector("#precision-chart .js-plotly-plot", timeout=30_000)
     page.locator("#precision-table").get_by_text("FP32", exact=True).first.wait_for(timeout=30_000)
 
@@ -37,41 +49,53 @@ def _run_compare(page, budget: int) -> None:
 def test_bits_and_comparison_in_korean(page_ko, screenshots):
     page = page_ko
     open_tab(page, TAB_ID)
-    _show_bits(page, "500")
-    bits = page.locator("#precision-bits")
-    bits.get_by_text("448", exact=False).first.wait_for(timeout=60_000)
-    text = bits.inner_text()
-    assert "FP8 E4M3" in text and "포화" in text and "실제로 저장된 값" in text
-    page.wait_for_selector("#precision-spacing .js-plotly-plot", timeout=30_000)
+    shown = _worked_example_is_there(page, "실제로 저장된 값")
+    assert "가장 가까운 수로 반올림" in shown
+    shot(page, screenshots, "precision_open_ko")
+
+    page.locator("#precision-examples").get_by_text("500", exact=True).first.click()  # an example: fills and shows
+    page.locator("#precision-bits").get_by_text("0x43FA0000", exact=False).first.wait_for(timeout=60_000)  # FP32 500
+    assert page.locator("#precision-number textarea, #precision-number input").first.input_value() == "500"
+    shown = page.locator("#precision-bits").inner_text()
+    assert "넘침: 무한대가 없는 형식이라 이 PyTorch 는 ±448 로 포화" in shown
     shot(page, screenshots, "precision_bits_ko")
 
     _show_bits(page, "abc")
     page.get_by_text("숫자가 아닙니다").first.wait_for(timeout=30_000)
+    assert not page.get_by_text("is not a number").count()  # one language per message
     _show_bits(page, "1e400")
     page.get_by_text("float64").first.wait_for(timeout=30_000)
 
-    _run_compare(page, 10)
+    _run_compare(page, 10, "CPU 의 FP32 출력과 비교했습니다")
     table = page.locator("#precision-table").inner_text()
-    assert "FP32" in table and "측정함" in table
-    assert "여기서 안 됨" in table  # FP8 on the CPU: not supported here, with its reason
+    assert "FP32" in table and "장치" in table and "Device" not in table
     notes = page.locator("#precision-notes").inner_text()
-    assert "10,000" in notes and "CPU" in notes
+    assert "CPU" in notes and "스레드" in notes and "예산 10초" in notes
+    if "측정함" in table and "CNN" in table:  # a CNN row measured within 10 s: its time for 10,000 images
+        assert "1만장" in notes
     shot(page, screenshots, "precision_compare_ko")
 
 
 def test_bits_comparison_and_devices_in_english(page_en, screenshots):
     page = page_en
     open_tab(page, TAB_ID)
-    _show_bits(page, "0.1")
-    page.locator("#precision-bits").get_by_text("0.10009765625").first.wait_for(timeout=60_000)
-    assert "Value actually stored" in page.locator("#precision-bits").inner_text()
+    shown = _worked_example_is_there(page, "Value actually stored")
+    assert not HANGUL.search(shown)
+    shot(page, screenshots, "precision_open_en")
+    _show_bits(page, "70000")
+    page.locator("#precision-bits").get_by_text("overflow: beyond the largest value 65504", exact=False).first.wait_for(
+        timeout=60_000)
     shot(page, screenshots, "precision_bits_en")
-    _run_compare(page, 10)
-    assert "not supported here" in page.locator("#precision-table").inner_text()
-    assert "What the result" not in page.locator("#precision-notes").inner_text()  # notes are the result itself
-    assert "10,000 images" in page.locator("#precision-notes").inner_text()
+
+    _run_compare(page, 10, "against FP32 on the CPU")
+    table = page.locator("#precision-table").inner_text()
+    assert "Device" in table and not HANGUL.search(table)
+    notes = page.locator("#precision-notes").inner_text()
+    assert "What the result" not in notes and not HANGUL.search(notes)  # the notes are the result itself
     shot(page, screenshots, "precision_compare_en")
+
     _inner_tab(page, "precision-device")
-    panel = page.locator("#precision-device-panel").inner_text()
-    assert "CPU" in panel and "Cloud GPU" in panel
+    panel = page.locator("#precision-device-panel")
+    panel.get_by_text("Cloud GPU", exact=False).first.wait_for(timeout=30_000)
+    assert "CPU" in panel.inner_text() and "PyTorch" in panel.inner_text() and not HANGUL.search(panel.inner_text())
     shot(page, screenshots, "precision_device_en")
