@@ -287,10 +287,12 @@ def _signature_for_gradio(fn: Callable, n_inputs: int) -> tuple[inspect.Signatur
 
 
 def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: bool = False,
-       api_name: str | None = None, **gradio_kwargs):
+       cache_key: Callable[[], Any] | None = None, api_name: str | None = None, **gradio_kwargs):
     """Register `fn` on `triggers` (an event listener such as `button.click`, or a list of them).
 
-    kind: one of KINDS. cache: the outputs depend on the inputs (and the page's language) alone.
+    kind: one of KINDS. cache: the outputs depend on the inputs (and the page's language) alone, or on
+    them and on what `cache_key()` returns (e.g. which model is on this machine: a model downloaded
+    while the app runs then gets fresh answers).
     Other keyword arguments go to Gradio as they are (api_visibility, show_progress, stream_every, ...).
     Returns Gradio's dependency (for .then / .success); the `Registered` record is in REGISTERED.
     """
@@ -318,7 +320,8 @@ def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: b
         return compute(*args, **kwargs)
 
     def key_of(args: tuple, lang: str) -> tuple:
-        return (name, id(fn), lang if wants_lang else None, fingerprint(args))
+        extra = cache_key() if cache_key is not None else None
+        return (name, id(fn), lang if wants_lang else None, fingerprint(args), extra)
 
     if is_generator:
         def run(*args, lang: str = text.DEFAULT_LANG):

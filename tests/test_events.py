@@ -275,3 +275,20 @@ def test_every_event_of_the_app_is_registered_through_the_helper():
             continue  # browser-only events (js)
         assert getattr(block_fn.fn, "__dlclass_event__", False) or block_fn.fn.__module__.startswith("tabs."), (
             block_fn.name, block_fn.fn)
+
+
+def test_a_cache_key_function_separates_answers_that_depend_on_more_than_the_inputs():
+    available = {"model": "tiny"}
+    calls = []
+
+    def describe(sentence):
+        calls.append(sentence)
+        return f"{sentence} on {available['model']}"
+
+    with gr.Blocks():
+        box, out = gr.Textbox(), gr.Markdown()
+    _, block_fn, _ = _register(describe, [box], [out], kind="model", cache=True,
+                               cache_key=lambda: available["model"])
+    assert block_fn.fn("hi", None) == block_fn.fn("hi", None) == "hi on tiny"
+    available["model"] = "real"  # the teacher prefetched the real weights while the app runs
+    assert block_fn.fn("hi", None) == "hi on real" and len(calls) == 2
