@@ -14,6 +14,7 @@ import itertools
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future

@@ -70,7 +70,7 @@ TEXT = text.table("models", {
               "The app tries the network again in about {minutes} min."),
     "title": ("모델 없음", "Model not available"),
     "offline": ("오프라인 모드", "offline mode"),
-    "unreachable": ("{host}에 연결할 수 없음: {detail}", "cannot reach {host}: {detail}"),
+    "unreachable": ("{where}에 연결할 수 없음", "cannot reach {where}"),
     "unknown_model": ("알 수 없는 모델입니다: {name!r}", "Unknown model: {name!r}"),
 })
 
@@ -328,10 +328,12 @@ def offline() -> bool:
 # ---------------------------------------------------------------- is the download host there at all?
 
 
-def reachable(url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> tuple[bool, str]:
+def reachable(url: str, timeout_s: float | None = None) -> tuple[bool, str]:
     """(True, "") when the host of `url` (or the proxy the environment names for it) accepts a TCP
-    connection within `timeout_s`, name lookup included; else (False, why). Libraries' own downloads can
-    wait much longer on a network that drops packets, so the loader asks this first."""
+    connection within `timeout_s` (default CONNECT_TIMEOUT_S), name lookup included; else (False, where and
+    why). Libraries' own downloads can wait much longer on a network that drops packets, so the loader asks
+    this first."""
+    timeout_s = CONNECT_TIMEOUT_S if timeout_s is None else timeout_s
     parsed = urlparse(url)
     host, port = parsed.hostname or "", parsed.port or (443 if parsed.scheme == "https" else 80)
     proxy = urllib.request.getproxies().get(parsed.scheme)
@@ -354,7 +356,7 @@ def reachable(url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> tuple[bool, str
     if outcome.get("ok"):
         return True, ""
     detail = str(outcome["error"]) if "error" in outcome else f"no answer within {timeout_s:g} s"
-    return False, f"{host}:{port}: {detail}"
+    return False, f"{host}:{port} ({detail})"
 
 
 # ---------------------------------------------------------------- memory size
@@ -476,6 +478,8 @@ class ModelLoader:
         return model
 
     def _remember_unavailable(self, name: str, reason: str | text.Message) -> None:
+        log.warning("%s is not available: %s (the network is tried again in %.0f s)", name,
+                    reason.say("en") if isinstance(reason, text.Message) else reason, self.retry_after_s)
         with self._unavailable_lock:
             self._unavailable[name] = _Unavailable(time.monotonic() + self.retry_after_s, reason)
 
@@ -506,10 +510,9 @@ def download(s: ModelSpec, fetch: Callable[[], Any]) -> Any:
     network that drops packets a library's own download can hang for minutes before it fails."""
     if s.download_url is not None:
         url = s.download_url()
-        ok, detail = reachable(url)
+        ok, where = reachable(url)
         if not ok:
-            host = urlparse(url).hostname or url
-            raise ModelUnavailable(s.name, TEXT.msg("unreachable", host=host, detail=detail), available=[])
+            raise ModelUnavailable(s.name, TEXT.msg("unreachable", where=where), available=[])
     log.info("downloading %s from %s", s.name, s.source)
     return fetch()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import os
 import re
 import socket
@@ -187,9 +188,11 @@ def bus_image():
     """Ultralytics' sample photo of a bus, shipped inside the installed ultralytics package."""
     from PIL import Image
 
-    import ultralytics
-
-    path = Path(ultralytics.__file__).parent / "assets" / "bus.jpg"
+    # found without importing ultralytics: its first import must come after core.zoo.yolo's switches
+    path = Path(importlib.util.find_spec("ultralytics").submodule_search_locations[0]) / "assets" / "bus.jpg"
     if not path.is_file():
         pytest.skip(f"{path} is not in this ultralytics install")
     return Image.open(path).convert("RGB")
+
+
+from tests.hub_mirror import hub_mirror  # noqa: E402,F401  (the local Hugging Face Hub, a session fixture)

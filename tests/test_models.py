@@ -1,6 +1,9 @@
 """The shared model loader: single-flight, cache hits, LRU eviction, offline message, test zoo."""
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
+import socket
 import threading
 import time
 from pathlib import Path
@@ -107,25 +110,136 @@ def test_missing_weights_offline_raise_bilingual_prefetch_message(monkeypatch):
     assert "모델" in message and "model" in message.lower()
 
 
-def test_failed_download_is_not_cached_as_broken(monkeypatch):
+def test_failed_download_answers_at_once_then_retries_after_the_wait(monkeypatch):
     monkeypatch.delenv("DLCLASS_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    state = {"online": False, "calls": 0}
+    state = {"online": False, "downloads": 0}
 
     def load(device, dtype, download):
-        state["calls"] += 1
         if not download:
             raise WeightsMissing("not cached")
+        state["downloads"] += 1
+        time.sleep(0.5)  # a slow network
         if not state["online"]:
             raise ConnectionError("Could not resolve host")
         return torch.nn.Linear(2, 2)
 
     _spec("test_flaky", load=load)
-    loader = ModelLoader(tiny=False)
+    loader = ModelLoader(tiny=False, retry_after_s=1.5)
     with pytest.raises(ModelUnavailable, match="Could not resolve host"):
         loader.get("test_flaky", device="cpu")
+    # Every later click within the wait answers at once, without touching the network.
+    for _ in range(3):
+        started = time.perf_counter()
+        with pytest.raises(ModelUnavailable, match="Could not resolve host") as info:
+            loader.get("test_flaky", device="cpu")
+        assert time.perf_counter() - started < 0.2
+    assert state["downloads"] == 1
+    assert "tries the network again in about 1 min" in info.value.en
     state["online"] = True
+    time.sleep(1.6)  # after the wait the network is tried again: a failure is never kept for good
     assert isinstance(loader.get("test_flaky", device="cpu"), torch.nn.Linear)
+    assert state["downloads"] == 2
+
+
+def test_weights_appearing_in_the_cache_end_the_wait(monkeypatch):
+    monkeypatch.delenv("DLCLASS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    disk = {"cached": False}
+
+    def load(device, dtype, download):
+        if download:
+            raise ConnectionError("network is unreachable")
+        if not disk["cached"]:
+            raise WeightsMissing("not cached")
+        return torch.nn.Linear(2, 2)
+
+    models._SPECS["test_appears"] = ModelSpec(name="test_appears", family="test", source="test", load=load,
+                                              build_tiny=lambda d, t: None, is_cached=lambda: disk["cached"])
+    loader = ModelLoader(tiny=False, retry_after_s=600)
+    with pytest.raises(ModelUnavailable):
+        loader.get("test_appears", device="cpu")
+    disk["cached"] = True  # e.g. a teacher ran `python app.py --prefetch` in another terminal
+    assert isinstance(loader.get("test_appears", device="cpu"), torch.nn.Linear)
+
+
+def test_the_specs_cache_answer_decides_without_loading(monkeypatch):
+    """A spec that says its weights are missing is never asked to load them from the cache."""
+    monkeypatch.setenv("DLCLASS_OFFLINE", "1")
+    calls = []
+
+    def load(device, dtype, download):
+        calls.append(download)
+        return torch.nn.Linear(2, 2)
+
+    models._SPECS["test_answer"] = ModelSpec(name="test_answer", family="test", source="test", load=load,
+                                             build_tiny=lambda d, t: None, is_cached=lambda: False)
+    with pytest.raises(ModelUnavailable, match="offline mode"):
+        ModelLoader(tiny=False).get("test_answer", device="cpu")
+    assert calls == []
+
+
+def test_unavailable_names_the_models_of_the_same_kind_that_are_here():
+    def spec_(name, cached, kind="picture"):
+        models._SPECS[name] = ModelSpec(name=name, family="test", source="test", load=None, build_tiny=None,
+                                        is_cached=lambda: cached, kind=kind)
+
+    spec_("test_wanted", False)
+    spec_("test_here", True)
+    spec_("test_also_here", True)
+    spec_("test_not_here", False)
+    spec_("test_other_kind", True, kind="decoder")
+    error = ModelUnavailable("test_wanted", "offline")
+    assert error.available == ["test_here", "test_also_here"]
+    assert "test_here, test_also_here" in error.say("ko") and "test_here, test_also_here" in error.say("en")
+    assert "test_other_kind" not in str(error) and "test_not_here" not in str(error)
+    models._SPECS["test_here"] = dataclasses.replace(models._SPECS["test_here"], is_cached=lambda: False)
+    models._SPECS["test_also_here"] = dataclasses.replace(models._SPECS["test_also_here"], is_cached=lambda: False)
+    lonely = ModelUnavailable("test_wanted", "offline")
+    assert lonely.available == [] and "No other model of this kind" in lonely.en and "다른 모델도" in lonely.ko
+
+
+def test_unreachable_host_answers_within_the_connect_timeout(monkeypatch):
+    """The first attempt is bounded: a host that drops packets costs CONNECT_TIMEOUT_S, not minutes."""
+    monkeypatch.delenv("DLCLASS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(models, "CONNECT_TIMEOUT_S", 1.0)
+    fetched = []
+
+    def load(device, dtype, download):
+        if not download:
+            raise WeightsMissing("not cached")
+        fetched.append(1)
+        return torch.nn.Linear(2, 2)
+
+    with socket.socket() as closed:  # a port nobody listens on: refused at once
+        closed.bind(("127.0.0.1", 0))
+        closed_url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    with socket.socket() as silent:  # listening but never accepting: a full backlog behaves like a black hole
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(0)
+        silent_url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        fillers = []
+        for _ in range(8):  # fill the backlog so that further connects hang
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(silent.getsockname())
+            fillers.append(filler)
+        for name, url in (("test_refused", closed_url), ("test_silent", silent_url)):
+            models._SPECS[name] = ModelSpec(name=name, family="test", source="test", load=load,
+                                            build_tiny=lambda d, t: None, download_url=lambda url=url: url)
+            loader = ModelLoader(tiny=False)
+            started = time.perf_counter()
+            with pytest.raises(ModelUnavailable, match="cannot reach 127.0.0.1"):
+                loader.get(name, device="cpu")
+            assert time.perf_counter() - started < 2.5, name
+            started = time.perf_counter()
+            with pytest.raises(ModelUnavailable):
+                loader.get(name, device="cpu")
+            assert time.perf_counter() - started < 0.2, name
+        for filler in fillers:
+            filler.close()
+    assert fetched == []  # the library's download never started
 
 
 def test_concurrent_waiters_all_see_the_error_then_retry_works(monkeypatch):
@@ -164,10 +278,23 @@ def test_device_choice_and_override():
 
 
 def test_zoo_registers_every_family():
-    families = {s.family for s in models.specs()}
-    assert {"cnn"} <= families
+    """Every family module of ZOO_MODULES that is installed registers specs, each with its source, and every
+    family the app's tabs need is there."""
+    by_module: dict[str, list[ModelSpec]] = {}
     for s in models.specs():
-        assert s.source and s.name
+        by_module.setdefault(s.load.__module__, []).append(s)
+        assert s.source and s.name and s.family
+    present = [m for m in models.ZOO_MODULES if importlib.util.find_spec(m) is not None]
+    for module in present:
+        assert by_module.get(module), f"{module} registers no model spec"
+    families = {s.family for s in models.specs()}
+    assert {"cnn", "vit", "yolo", "diffusion"} <= families
+    for family in ("cnn", "vit", "yolo", "diffusion"):
+        real = [s for s in models.specs(family) if s.is_cached is not None]
+        assert real, f"no {family} spec answers whether its weights are cached"
+    for s in models.specs():  # a spec that downloads from the Hub can be mirrored for the tests
+        if s.hub_repos:
+            assert s.write_tiny_repo is not None and s.download_url is not None, s.name
 
 
 @pytest.mark.parametrize("name", ["resnet18", "efficientnet_lite0"])

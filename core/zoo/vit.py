@@ -12,7 +12,7 @@ import dataclasses
 import torch
 from PIL import Image
 
-from core.models import ModelSpec, WeightsMissing, register
+from core.models import ModelSpec, WeightsMissing, hub_endpoint, hub_files_cached, register
 from core.zoo.cnn import CNN, IMAGENET_MEAN, IMAGENET_STD, imagenet_categories
 
 # name -> (Hugging Face repo, approx MB, Korean/English one-liner)
@@ -137,17 +137,38 @@ def _size_pair(size) -> tuple[int, int] | int | None:
     return None
 
 
+# The files the loader reads from a ViT repository (a tuple: any one of them).
+HUB_FILES = ("config.json", "preprocessor_config.json", ("model.safetensors", "pytorch_model.bin"))
+
+# The repositories' preprocessor_config.json, as published (in the older "feature extractor" format,
+# which transformers still reads): DeiT resizes to 256 and centre-crops 224 with ImageNet statistics;
+# google/vit-* squash to 224 with mean = std = 0.5.
+PREPROCESSOR_CONFIGS = {
+    "deit_tiny": {"crop_size": 224, "do_center_crop": True, "do_normalize": True, "do_resize": True,
+                  "feature_extractor_type": "DeiTFeatureExtractor", "image_mean": list(IMAGENET_MEAN),
+                  "image_std": list(IMAGENET_STD), "resample": 3, "size": 256},
+    "vit_base": {"do_normalize": True, "do_resize": True, "feature_extractor_type": "ViTFeatureExtractor",
+                 "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "resample": 2, "size": 224},
+}
+
+
+def _hf_cached(name: str):
+    repo, _, _ = HF_VITS[name]
+
+    def is_cached() -> bool:
+        return hub_files_cached(repo, HUB_FILES)
+
+    return is_cached
+
+
 def _hf_loader(name: str):
     repo, _, _ = HF_VITS[name]
 
     def load(device, dtype, download: bool) -> ViT:
         from transformers import AutoImageProcessor, ViTForImageClassification
 
-        if not download:
-            from huggingface_hub import try_to_load_from_cache
-
-            if not isinstance(try_to_load_from_cache(repo, "config.json"), str):
-                raise WeightsMissing(f"{repo} is not in the Hugging Face cache")
+        if not download and not _hf_cached(name)():
+            raise WeightsMissing(f"{repo} is not in the Hugging Face cache")
         try:
             model = ViTForImageClassification.from_pretrained(
                 repo, attn_implementation="eager", local_files_only=not download)
@@ -230,11 +251,40 @@ def model_shape(name: str, tiny: bool | None = None) -> tuple[int, int, int]:
     return REAL_CONFIGS[name]["num_hidden_layers"], REAL_CONFIGS[name]["num_attention_heads"], rows * cols
 
 
+def write_tiny_repo(repo_id: str, folder) -> None:
+    """A ViT repository's layout with tiny random weights, for the tests' local hub mirror: config.json
+    and model.safetensors of a ViTForImageClassification with the real depth, heads, patch grid and 1000
+    ImageNet labels but 4-8 dimensions per head; the same weights as pytorch_model.bin (the repositories
+    carry both); the published preprocessor_config.json."""
+    import json
+    from pathlib import Path
+
+    from transformers import ViTConfig, ViTForImageClassification
+
+    name = next(n for n, (repo, _, _) in HF_VITS.items() if repo == repo_id)
+    real = REAL_CONFIGS[name]
+    heads = real["num_attention_heads"]
+    hidden = heads * (4 if heads > 4 else 8)
+    labels = imagenet_categories()
+    config = ViTConfig(image_size=224, patch_size=16, hidden_size=hidden, num_hidden_layers=real["num_hidden_layers"],
+                       num_attention_heads=heads, intermediate_size=4 * hidden, num_labels=len(labels),
+                       id2label=dict(enumerate(labels)), label2id={c: i for i, c in enumerate(labels)},
+                       architectures=["ViTForImageClassification"])
+    torch.manual_seed(0)
+    model = ViTForImageClassification(config).eval()
+    folder = Path(folder)
+    model.save_pretrained(folder)  # config.json + model.safetensors
+    torch.save(model.state_dict(), folder / "pytorch_model.bin")
+    (folder / "preprocessor_config.json").write_text(json.dumps(PREPROCESSOR_CONFIGS[name], indent=2) + "\n")
+
+
 for _name, (_repo, _mb, (_ko, _en)) in HF_VITS.items():
     register(ModelSpec(
         name=_name, family="vit", source=f"Hugging Face {_repo}",
         load=_hf_loader(_name), build_tiny=_tiny_builder(_name), approx_mb=_mb,
         prefetch_default=True, description={"ko": _ko, "en": _en},
+        hub_repos=(_repo,), write_tiny_repo=write_tiny_repo, is_cached=_hf_cached(_name),
+        download_url=hub_endpoint,
     ))
 
 

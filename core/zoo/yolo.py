@@ -7,13 +7,17 @@ Every spec loads to a `Detector` bundle: the ultralytics `YOLO` object plus its 
 lock (an ultralytics predictor keeps per-call state, so one detector serves one frame at a time).
 
 Ultralytics likes to reach the network at run time (update checks, analytics, hub sync, pip-installing
-missing packages). Importing this module switches all of that off before ultralytics is first imported;
-the only network access left is the explicit weights download of `load(..., download=True)`.
+missing packages). `prepare_library()`, the one adapter between the app and ultralytics, switches all of
+that off through ultralytics' public switches before ultralytics is first imported (the loader's
+heavy-import step calls it); the only network access left is the explicit weights download of
+`load(..., download=True)`, through ultralytics' own downloader.
 """
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
+import sys
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +25,8 @@ from pathlib import Path
 import torch
 
 from core.models import ModelSpec, WeightsMissing, register
+
+log = logging.getLogger("dlclass.yolo")
 
 CACHE_DIR = Path(os.environ.get("DLCLASS_CACHE_DIR") or Path.home() / ".cache" / "dlclass") / "ultralytics"
 
@@ -34,51 +40,58 @@ YOLO_MODELS = {
 DEFAULT_YOLO = "yolo11n"
 
 
-def _quiet_offline_ultralytics() -> None:
-    """Environment switches ultralytics reads when it is first imported (ultralytics/utils/__init__.py)."""
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    # Settings file (and its weights/runs dirs) in the app cache, never in the repo or ~/.config.
-    os.environ.setdefault("YOLO_CONFIG_DIR", str(CACHE_DIR / "config"))
-    # ONLINE=False: no PyPI update check, no analytics events, no Sentry, no hub; downloads still work.
-    os.environ["YOLO_OFFLINE"] = "1"
-    # check_requirements() must never pip-install anything.
-    os.environ["YOLO_AUTOINSTALL"] = "False"
-    os.environ.setdefault("YOLO_VERBOSE", "False")
+_prepare_lock = threading.Lock()
+_prepared = False
 
 
-_quiet_offline_ultralytics()
-_settings_lock = threading.Lock()
-_settings_done = False
+def prepare_library() -> None:
+    """Import ultralytics the way the app needs it (idempotent, thread-safe). Public switches only:
 
+    - the environment variables ultralytics reads once, when it is first imported
+      (ultralytics/utils/__init__.py): YOLO_OFFLINE=1 (no PyPI update check, analytics, Sentry or hub;
+      downloads still work), YOLO_AUTOINSTALL=False (check_requirements never pip-installs),
+      YOLO_CONFIG_DIR (its settings file in the app cache, never in the repository or ~/.config);
+    - its settings object (`ultralytics.settings.update`): no sync, folders in the app cache;
+    - torch's thread count and OMP_NUM_THREADS as they were: importing ultralytics sets OMP_NUM_THREADS=1
+      when it is unset, which would halve every tab on a 2-core machine.
 
-def ultralytics_ready() -> None:
-    """Import ultralytics with sync/analytics off and its dirs in the app cache (idempotent)."""
-    global _settings_done
-    if _settings_done:
+    Ultralytics also replaces PIL's Image.open with a version that, on a file PIL cannot identify, tries
+    to install a HEIF plugin (refused here: no auto-install) and then raises ImportError instead of
+    UnidentifiedImageError. That is left as it is: `core.images.load_image` treats both as "not an image"
+    (tests/test_offline.py fails if ultralytics' patch starts doing something else).
+    """
+    global _prepared
+    if _prepared:
         return
-    with _settings_lock:
-        if _settings_done:
+    with _prepare_lock:
+        if _prepared:
             return
-        from PIL import Image
-        from ultralytics.utils import SETTINGS, patches
+        if "ultralytics" in sys.modules:  # its switches were read already, whatever we set now
+            log.warning("ultralytics was imported before core.zoo.yolo.prepare_library(): its offline and "
+                        "no-auto-install switches may not be in effect")
+        threads, omp_env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        os.environ["YOLO_OFFLINE"] = "1"
+        os.environ["YOLO_AUTOINSTALL"] = "False"
+        os.environ.setdefault("YOLO_CONFIG_DIR", str(CACHE_DIR / "config"))
+        os.environ.setdefault("YOLO_VERBOSE", "False")
+        import ultralytics
 
-        # Ultralytics replaces PIL.Image.open app-wide with a version that, on a file PIL cannot read, tries
-        # to install pi-heif and then raises ModuleNotFoundError: put PIL's own back, so core.images keeps
-        # answering "not an image" in every tab.
-        if Image.open is getattr(patches, "image_open", None):
-            Image.open = patches._image_open
         wanted = {"sync": False, "weights_dir": str(CACHE_DIR), "runs_dir": str(CACHE_DIR / "runs"),
                   "datasets_dir": str(CACHE_DIR / "datasets"), "hub": False, "clearml": False, "comet": False,
                   "dvc": False, "mlflow": False, "raytune": False, "tensorboard": False, "wandb": False,
                   "vscode_msg": False, "openvino_msg": False}
-        wanted = {k: v for k, v in wanted.items() if k in SETTINGS and SETTINGS[k] != v}
+        wanted = {k: v for k, v in wanted.items() if k in ultralytics.settings and ultralytics.settings[k] != v}
         if wanted:
-            SETTINGS.update(wanted)
-        _settings_done = True
+            ultralytics.settings.update(wanted)
+        if omp_env is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        torch.set_num_threads(threads)
+        _prepared = True
 
 
-# core.models.import_heavy_libraries calls this once: ultralytics' settings set and PIL's own open put back.
-warm_up = ultralytics_ready
+# The name the tests and older callers use.
+ultralytics_ready = prepare_library
 
 
 @lru_cache(maxsize=1)
@@ -122,7 +135,20 @@ class Detector:
 
 
 def weights_path(name: str) -> Path:
+    """The app's YOLO folder: ultralytics' own downloader saves `<name>.pt` here (CACHE_DIR is read at call time)."""
     return CACHE_DIR / f"{name}.pt"
+
+
+def _cached(name: str):
+    def is_cached() -> bool:
+        return weights_path(name).is_file()
+
+    return is_cached
+
+
+def _assets_url() -> str:
+    # Where ultralytics' attempt_download_asset fetches release assets from (GitHub ultralytics/assets).
+    return "https://github.com/ultralytics/assets/releases"
 
 
 def _finish(yolo, name: str, device, dtype, real: bool, source: str) -> Detector:
@@ -137,7 +163,7 @@ def _finish(yolo, name: str, device, dtype, real: bool, source: str) -> Detector
 
 def _loader(name: str):
     def load(device, dtype, download: bool) -> Detector:
-        ultralytics_ready()
+        prepare_library()
         path = weights_path(name)
         if not path.is_file():
             if not download:
@@ -165,7 +191,7 @@ TINY_CLASS_BIAS_SHIFT = 9.0
 
 def _tiny(name: str):
     def build_tiny(device, dtype) -> Detector:
-        ultralytics_ready()
+        prepare_library()
         from ultralytics import YOLO
 
         torch.manual_seed(0)
@@ -183,6 +209,7 @@ for _name, (_mb, _ko, _en) in YOLO_MODELS.items():
         name=_name, family="yolo", source=f"ultralytics {_name}.pt (COCO, GitHub ultralytics/assets)",
         load=_loader(_name), build_tiny=_tiny(_name), approx_mb=_mb,
         prefetch_default=_name == DEFAULT_YOLO, description={"ko": _ko, "en": _en},
+        is_cached=_cached(_name), download_url=_assets_url,
     ))
 
 
