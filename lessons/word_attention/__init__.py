@@ -1,0 +1,1 @@
+"""Lesson: attention between the words of a sentence (self-attention step by step, then a real encoder)."""
