@@ -1,7 +1,8 @@
 """Every endpoint gets its bad inputs through the real API (gradio_client), as a stranger would send them.
 
-Each case must end in a clear Korean/English message or a sensible (clamped) result, and the server
-must answer the next request.
+Each case must end in a clear message in the page's language (Korean for a caller that sends no
+Accept-Language, English for one that asks for it; never both at once) or a sensible (clamped) result, and
+the server must answer the next request.
 """
 from __future__ import annotations
 
@@ -21,8 +22,14 @@ from PIL import Image
 HANGUL = range(0xAC00, 0xD7A4)
 
 
-def _bilingual(text: str) -> bool:
-    return any(ord(ch) in HANGUL for ch in text) and any("a" <= ch.lower() <= "z" for ch in text)
+def _korean(text: str) -> bool:
+    """A message for a Korean page: in Korean (code names such as `conv2d` or a file name may appear)."""
+    return any(ord(ch) in HANGUL for ch in text)
+
+
+def _english(text: str) -> bool:
+    """A message for an English page: no Korean at all."""
+    return bool(text.strip()) and not any(ord(ch) in HANGUL for ch in text)
 
 
 def _png_bomb(width: int, height: int) -> bytes:
@@ -76,9 +83,19 @@ WEIRD_NUMBERS = [math.nan, math.inf, -math.inf, 1e400, -1e9, 1e9]
 
 @pytest.fixture(scope="module")
 def client(app_url):
+    """A caller that sends no language: answered in Korean (the class is Korean)."""
     from gradio_client import Client
 
     return Client(app_url, verbose=False, download_files=False, analytics_enabled=False)
+
+
+@pytest.fixture(scope="module")
+def client_en(app_url):
+    """A caller whose page is in English."""
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False, download_files=False, analytics_enabled=False,
+                  headers={"Accept-Language": "en-US,en;q=0.9"})
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +165,7 @@ def test_image_endpoints_with_bad_files(client, bad_files, api_name, param, extr
     result, error = _call(client, api_name, **{param: handle_file(bad_files[file_name])}, **extra)
     if must_refuse:
         assert error is not None, f"{api_name} accepted {file_name}"
-        assert _bilingual(error), f"{api_name} on {file_name}: message not in Korean and English: {error!r}"
+        assert _korean(error), f"{api_name} on {file_name}: message not in Korean: {error!r}"
     else:
         assert error is None, f"{api_name} refused a valid odd image {file_name}: {error}"
     _still_serving(client)
@@ -158,7 +175,7 @@ def test_image_endpoints_with_bad_files(client, bad_files, api_name, param, extr
 @pytest.mark.parametrize("param", ["height", "width", "kernel_size", "stride", "padding", "dilation"])
 def test_conv_steps_with_absurd_numbers(client, app_url, param, value):
     result, error = _raw_call(client, app_url, "conv_steps", **{param: value})
-    assert error is None or _bilingual(error), error
+    assert error is None or _korean(error), error
     _still_serving(client)
 
 
@@ -166,32 +183,32 @@ def test_conv_steps_with_absurd_numbers(client, app_url, param, value):
     {"conf": math.nan}, {"conf": 5.0}, {"iou": -1.0}, {"conf": 1e400},
 ], ids=str)
 def test_yolo_with_absurd_numbers(client, app_url, kwargs):
-    from core.i18n import ASSETS
+    from tests.conftest import ROOT
 
-    image = _upload(app_url, str(ASSETS / "examples" / "astronaut.jpg"))
+    image = _upload(app_url, str(ROOT / "assets" / "examples" / "astronaut.jpg"))
     result, error = _raw_call(client, app_url, "yolo_detect", image=image, **kwargs)
-    assert error is None or _bilingual(error), error
+    assert error is None or _korean(error), error
     _still_serving(client)
 
 
 @pytest.mark.parametrize("prompt", ["", "   ", "고양이 " * 1000, "a " * 2500], ids=["empty", "spaces", "korean_5000", "english_5000"])
 def test_sd_generate_prompts(client, prompt):
     result, error = _call(client, "sd_generate", prompt=prompt, size=256, steps=1)
-    assert error is None or _bilingual(error), error
+    assert error is None or _korean(error), error
     _still_serving(client)
 
 
 @pytest.mark.parametrize("kwargs", [{"steps": 1e9}, {"steps": math.nan}, {"guidance": 1e400}, {"seed": -5}], ids=str)
 def test_sd_generate_absurd_settings(client, app_url, kwargs):
     result, error = _raw_call(client, app_url, "sd_generate", prompt="a cat", size=256, **{"steps": 1, **kwargs})
-    assert error is None or _bilingual(error), error
+    assert error is None or _korean(error), error
     _still_serving(client)
 
 
 @pytest.mark.parametrize("text", ["", "abc", "1e400", "-1e400", "nan", "inf", "-0", "0x10", "1,5", "9" * 500])
 def test_float_bits_text(client, text):
     result, error = _call(client, "float_bits", text=text)
-    assert error is None or _bilingual(error), error
+    assert error is None or _korean(error), error
     _still_serving(client)
 
 
@@ -199,13 +216,24 @@ def test_float_bits_text(client, text):
 def test_precision_compare_absurd_settings(client, app_url, kwargs):
     settings = {"precisions": ["fp32"], "matmul_size": 256, "budget_s": 5.0, **kwargs}
     result, error = _raw_call(client, app_url, "precision_compare", **settings)
-    assert error is None or _bilingual(error), error
+    assert error is None or _korean(error), error
     _still_serving(client)
 
 
-def test_dropdown_value_outside_choices_is_bilingual(client, bad_files):
+def test_dropdown_value_outside_choices_is_said_in_korean(client, bad_files):
     from gradio_client import handle_file
 
     result, error = _call(client, "cnn_features", image=handle_file(bad_files["rgba.png"]), model_name="no_such_net")
-    assert error is not None and _bilingual(error), error
+    assert error is not None and _korean(error), error
     _still_serving(client)
+
+
+@pytest.mark.parametrize("api_name", [e[0] for e in IMAGE_ENDPOINTS])
+def test_an_english_page_gets_english_only(client_en, bad_files, api_name):
+    from gradio_client import handle_file
+
+    result, error = _call(client_en, api_name, image=handle_file(bad_files["text_renamed.png"]))
+    assert error is not None and _english(error), error
+    assert "not an image" in error
+    result, error = _call(client_en, "float_bits", text="abc")
+    assert error is None or _english(error), error
