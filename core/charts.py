@@ -20,6 +20,8 @@ def top_k_figure(entries: list[tuple[str, float]], title: str, height: int = 300
     fig = go.Figure(go.Bar(x=values, y=labels, orientation="h", marker_color="#2563eb",
                            text=[f"{v:.1f}%" for v in values], textposition="auto"))
     # automargin: Plotly widens the left margin to fit long (Korean + English) class names.
-    fig.update_layout(title=title, xaxis=dict(range=[0, 100], ticksuffix="%"), yaxis=dict(automargin=True),
-                      height=height, margin=dict(l=10, r=10, t=50, b=30), font=dict(size=16))
+    # template "none": Plotly's default template is most of a small chart's JSON (about 7 KB), sent per answer.
+    fig.update_layout(title=title, xaxis=dict(range=[0, 100], ticksuffix="%", gridcolor="#e5e7eb"),
+                      yaxis=dict(automargin=True), height=height, template="none",
+                      margin=dict(l=10, r=10, t=50, b=30), font=dict(size=16))
     return fig
