@@ -36,7 +36,6 @@ from urllib.parse import urlparse
 import torch
 
 from core import memory, text
-from core.i18n import UserError
 
 log = logging.getLogger("dlclass.models")
 
@@ -79,14 +78,15 @@ class WeightsMissing(Exception):
     """Raised by a spec's loader when the weights are not in the local cache (and downloading is off)."""
 
 
-class ModelUnavailable(UserError):
+class ModelUnavailable(text.Problem):
     """A model whose weights are neither cached nor downloadable. The message says how to prefetch and
-    which models of the same kind are on this computer, in Korean and English (words: `TEXT`)."""
+    which models of the same kind are on this computer, in the page's language (words: `TEXT`)."""
 
     def __init__(self, name: str, reason: str | text.Message = "", available: list[str] | None = None,
                  retry_in_s: float | None = None):
         self.name = name
         self.reason = reason
+        self.retry_in_s = retry_in_s
         self.available = list(available) if available is not None else cached_alternatives(name)
         self.words = [TEXT.msg("unavailable", name=name)]
         if reason:
@@ -98,11 +98,16 @@ class ModelUnavailable(UserError):
             self.words.append(TEXT.msg("none_available"))
         if retry_in_s is not None:
             self.words.append(TEXT.msg("retry", minutes=max(1, round(retry_in_s / 60))))
-        super().__init__(self.say("ko"), self.say("en"),
-                         title=f"{TEXT.say('ko', 'title')} / {TEXT.say('en', 'title')}")
+        super().__init__(self.words[0], title=TEXT.msg("title"))
 
     def say(self, lang: str) -> str:
         return " ".join(message.say(lang) for message in self.words)
+
+    def __str__(self) -> str:
+        return self.say("en")
+
+    def __reduce__(self):  # picklable with all its words (ZeroGPU runs events in another process)
+        return (ModelUnavailable, (self.name, self.reason, self.available, self.retry_in_s))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +174,7 @@ def _ensure_zoo() -> None:
 def spec(name: str) -> ModelSpec:
     _ensure_zoo()
     if name not in _SPECS:
-        raise UserError(TEXT.say("ko", "unknown_model", name=name), TEXT.say("en", "unknown_model", name=name))
+        raise TEXT.problem("unknown_model", name=name)
     return _SPECS[name]
 
 
@@ -198,7 +203,7 @@ def cached_alternatives(name: str) -> list[str]:
     """The other models of the same kind as `name` whose weights are on this computer."""
     try:
         wanted = spec(name)
-    except UserError:
+    except text.Problem:
         return []
     kind = wanted.kind or wanted.family
     return [s.name for s in specs() if s.name != name and (s.kind or s.family) == kind and is_cached(s.name)]

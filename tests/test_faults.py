@@ -7,11 +7,12 @@ import time
 import pytest
 import torch
 
-from core import ui
-from core.i18n import ASSETS, UserError
-from tests.conftest import running_app
+import gradio as gr
 
-PHOTO = str(ASSETS / "examples" / "cat.jpg")
+from core import events
+from tests.conftest import ROOT, running_app
+
+PHOTO = str(ROOT / "assets" / "examples" / "cat.jpg")
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,17 @@ def test_cnn_tab_falls_back_to_the_offline_cnn(offline_real_app):
     assert "efficientnet_lite0" in str(result).lower() or "EfficientNet-Lite0" in str(result)
 
 
+class English:
+    headers = {"accept-language": "en-US"}
+
+
+def _gradio_fn(fn, kind="model"):
+    with gr.Blocks() as demo:
+        box, out, button = gr.Textbox(), gr.Markdown(), gr.Button()
+        events.on(button.click, fn, [box], [out], kind=kind)
+    return demo.fns[max(demo.fns)].fn
+
+
 def test_out_of_memory_is_reported_and_the_next_call_works():
     calls = {"n": 0}
 
@@ -75,25 +87,27 @@ def test_out_of_memory_is_reported_and_the_next_call_works():
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
         return x * 2
 
-    guarded = ui.guarded(hungry)
-    with pytest.raises(UserError, match="Out of memory") as info:
-        guarded(1)
-    assert "메모리" in str(info.value)
-    assert guarded(21) == 42
+    guarded = _gradio_fn(hungry)
+    with pytest.raises(gr.Error, match="Out of memory"):
+        guarded(1, English())
+    assert guarded(21, English()) == 42
+    calls["n"] = 0
+    with pytest.raises(gr.Error, match="메모리가 부족합니다"):
+        guarded(1, None)  # a page without a language: Korean
 
 
 def test_unexpected_errors_in_generators_become_messages():
-    def steps():
+    def steps(x):
         yield 1
         raise ValueError("boom")
 
-    with pytest.raises(UserError, match="boom"):
-        list(ui.guarded(steps)())
+    with pytest.raises(gr.Error, match="boom"):
+        list(_gradio_fn(steps, "diffusion")(0, English()))
 
 
 def test_memory_error_is_reported():
-    def huge():
+    def huge(x):
         raise MemoryError()
 
-    with pytest.raises(UserError, match="Out of memory"):
-        ui.guarded(huge)()
+    with pytest.raises(gr.Error, match="Out of memory"):
+        _gradio_fn(huge)(0, English())

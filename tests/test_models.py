@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from core import models
+from core import models, text
 from core.models import ModelLoader, ModelSpec, ModelUnavailable, WeightsMissing
 
 
@@ -99,15 +99,15 @@ def test_lru_eviction_under_memory_budget():
     assert loader.load_count["test_b"] == 2
 
 
-def test_missing_weights_offline_raise_bilingual_prefetch_message(monkeypatch):
+def test_missing_weights_offline_raise_a_prefetch_message_in_each_language(monkeypatch):
     monkeypatch.setenv("DLCLASS_OFFLINE", "1")
     _spec("test_missing")
     loader = ModelLoader(tiny=False)
     with pytest.raises(ModelUnavailable) as info:
         loader.get("test_missing", device="cpu")
-    message = str(info.value)
-    assert "python app.py --prefetch test_missing" in message
-    assert "모델" in message and "model" in message.lower()
+    ko, en = info.value.say("ko"), info.value.say("en")
+    assert "python app.py --prefetch test_missing" in ko and "python app.py --prefetch test_missing" in en
+    assert "모델" in ko and "model" in en.lower() and "모델" not in en
 
 
 def test_failed_download_answers_at_once_then_retries_after_the_wait(monkeypatch):
@@ -135,7 +135,7 @@ def test_failed_download_answers_at_once_then_retries_after_the_wait(monkeypatch
             loader.get("test_flaky", device="cpu")
         assert time.perf_counter() - started < 0.2
     assert state["downloads"] == 1
-    assert "tries the network again in about 1 min" in info.value.en
+    assert "tries the network again in about 1 min" in info.value.say("en")
     state["online"] = True
     time.sleep(1.6)  # after the wait the network is tried again: a failure is never kept for good
     assert isinstance(loader.get("test_flaky", device="cpu"), torch.nn.Linear)
@@ -196,7 +196,7 @@ def test_unavailable_names_the_models_of_the_same_kind_that_are_here():
     models._SPECS["test_here"] = dataclasses.replace(models._SPECS["test_here"], is_cached=lambda: False)
     models._SPECS["test_also_here"] = dataclasses.replace(models._SPECS["test_also_here"], is_cached=lambda: False)
     lonely = ModelUnavailable("test_wanted", "offline")
-    assert lonely.available == [] and "No other model of this kind" in lonely.en and "다른 모델도" in lonely.ko
+    assert lonely.available == [] and "No other model of this kind" in lonely.say("en") and "다른 모델도" in lonely.say("ko")
 
 
 def test_unreachable_host_answers_within_the_connect_timeout(monkeypatch):
@@ -264,7 +264,7 @@ def test_concurrent_waiters_all_see_the_error_then_retry_works(monkeypatch):
 
 
 def test_unknown_model_is_a_user_error():
-    with pytest.raises(models.UserError, match="Unknown model"):
+    with pytest.raises(text.Problem, match="Unknown model"):
         models.spec("no_such_model")
 
 

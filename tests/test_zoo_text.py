@@ -180,4 +180,4 @@ def test_loader_says_model_unavailable_when_offline_and_not_cached():
         pytest.skip("the real weights are in this machine's Hugging Face cache")
     with pytest.raises(models.ModelUnavailable) as caught:
         models.ModelLoader(tiny=False).get(text_zoo.ENCODER, device="cpu")
-    assert "--prefetch distilbert_multilingual" in caught.value.en
+    assert "--prefetch distilbert_multilingual" in caught.value.say("en")

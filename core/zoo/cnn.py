@@ -14,7 +14,15 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core import text
 from core.models import ModelSpec, WeightsMissing, register
+
+TEXT = text.table("zoo_cnn", {
+    "fallback": ("'{name}' 가중치가 없어 오프라인 모델 EfficientNet-Lite0 을 대신 씁니다 "
+                 "(`python app.py --prefetch {name}` 로 받을 수 있습니다).",
+                 "'{name}' weights are missing, so the offline EfficientNet-Lite0 is used instead "
+                 "(get them with `python app.py --prefetch {name}`)."),
+})
 
 # name -> (torchvision builder name, weights enum member, approx MB, Korean/English one-liner)
 TORCHVISION_CNNS = {
@@ -224,13 +232,13 @@ def cnn_names() -> list[str]:
     return [DEFAULT_CNN, "resnet50", "alexnet", "vgg16", "googlenet", "efficientnet_b0", "mobilenet_v3_large", OFFLINE_CNN]
 
 
-def load_cnn(name: str | None = None, device=None, dtype=None, tiny: bool | None = None) -> tuple[CNN, str | None]:
+def load_cnn(name: str | None = None, device=None, dtype=None, tiny: bool | None = None):
     """A CNN through the shared loader, falling back to the offline EfficientNet-Lite0.
 
-    Returns (cnn, note): note is None, or a Korean/English sentence saying the fallback is in use.
+    Returns (cnn, note): note is None, or a `Message` saying the fallback is in use (said by the lesson
+    in the page's language).
     """
     from core import models
-    from core.i18n import both
 
     name = name or DEFAULT_CNN
     try:
@@ -239,11 +247,7 @@ def load_cnn(name: str | None = None, device=None, dtype=None, tiny: bool | None
         if name == OFFLINE_CNN:
             raise
         cnn = models.get(OFFLINE_CNN, device=device, dtype=dtype, tiny=tiny)
-        note = both(
-            f"'{name}' 가중치가 없어 오프라인 모델 EfficientNet-Lite0 을 대신 씁니다 (`python app.py --prefetch {name}` 로 받을 수 있습니다).",
-            f"'{name}' weights are missing, so the offline EfficientNet-Lite0 is used instead (get them with `python app.py --prefetch {name}`).",
-        )
-        return cnn, note
+        return cnn, TEXT.msg("fallback", name=name)
 
 
 def stages(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
