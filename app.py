@@ -94,10 +94,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = from_args(argv)
     models.set_device(settings.device)
-    if not settings.safety_checker:  # read by tabs/diffusion.py until it moves to lessons/ (page.settings)
-        import os
-
-        os.environ["DLCLASS_SAFETY_CHECKER"] = "0"
     if settings.prefetch is not None:
         return prefetch(settings.prefetch)
     demo, page = build_app(settings)

@@ -11,7 +11,6 @@ from types import ModuleType
 
 LESSONS = [
     "tabs.yolo_detect",
-    "tabs.diffusion",
 ]
 
 

@@ -11,21 +11,22 @@ from pathlib import Path
 import pytest
 
 import app
+from core.settings import from_args
 from tests.conftest import ROOT
 
 
 def test_defaults_bind_loopback_without_share(monkeypatch):
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("GRADIO_SERVER_PORT", raising=False)
-    args = app.parse_args([])
-    assert args.host == "127.0.0.1" and args.port == 7860 and args.share is False
-    kwargs = app.launch_kwargs(args.host, args.port, args.share)
+    settings = from_args([])
+    assert settings.host == "127.0.0.1" and settings.port == 7860 and settings.share is False
+    kwargs = app.launch_kwargs(settings)
     assert kwargs["share"] is False and kwargs["max_file_size"]
 
 
 def test_spaces_host_comes_from_environment(monkeypatch):
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
-    assert app.parse_args([]).host == "0.0.0.0"
+    assert from_args([]).host == "0.0.0.0"
 
 
 def _status(url: str, data: bytes | None = None, headers: dict | None = None) -> int:
@@ -88,16 +89,12 @@ def test_no_pickle_loading_anywhere():
     assert not offenders
 
 
-def test_diffusion_safety_checker_is_on_by_default(monkeypatch):
-    from core.zoo.diffusion import safety_checker_enabled
-
-    monkeypatch.delenv("DLCLASS_SAFETY_CHECKER", raising=False)
-    assert safety_checker_enabled()
-    monkeypatch.setenv("DLCLASS_SAFETY_CHECKER", "0")  # what `python app.py --no-safety-checker` sets
-    assert not safety_checker_enabled()
-
-
-def test_no_safety_checker_flag_sets_the_switch(monkeypatch):
-    monkeypatch.delenv("DLCLASS_SAFETY_CHECKER", raising=False)
-    assert app.parse_args(["--no-safety-checker"]).no_safety_checker
-    assert not app.parse_args([]).no_safety_checker
+def test_diffusion_safety_checker_is_on_by_default_and_the_flag_turns_it_off(monkeypatch):
+    """The switch travels in the settings object, never through an environment variable."""
+    assert from_args([]).safety_checker is True
+    assert from_args(["--no-safety-checker"]).safety_checker is False
+    monkeypatch.setenv("DLCLASS_SAFETY_CHECKER", "0")  # the old back channel: ignored
+    assert from_args([]).safety_checker is True
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "lessons").rglob("*.py"))
+    source += (ROOT / "app.py").read_text(encoding="utf-8")
+    assert "DLCLASS_SAFETY_CHECKER" not in source

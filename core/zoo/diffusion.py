@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -45,11 +44,6 @@ REPOS = {
 SHARED_WEIGHTS = Path(__file__).resolve().parents[3] / "shared" / "weights"
 
 MAX_TOKENS = 77  # CLIP's text window: <start> + 75 tokens + <end>
-
-
-def safety_checker_enabled() -> bool:
-    """On by default (classrooms); DLCLASS_SAFETY_CHECKER=0 (server operators only) turns it off."""
-    return os.environ.get("DLCLASS_SAFETY_CHECKER", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 # ---------------------------------------------------------------- the real architectures (configs in code)

@@ -1,0 +1,136 @@
+"""Every word of the Stable Diffusion lesson, in Korean and English."""
+from __future__ import annotations
+
+from core import text
+
+TEXT = text.table("diffusion", {
+    "title": ("5. Stable Diffusion", "5. Stable Diffusion"),
+
+    # ---- controls (tab.py, translated in the browser)
+    "prompt": ("프롬프트 (영어가 잘 통합니다)", "Prompt (English works best)"),
+    "negative": ("네거티브 프롬프트 (가이던스를 쓰는 모델만)", "Negative prompt (models with guidance only)"),
+    "presets": ("예시 프롬프트 (누르면 바로 그립니다)", "Example prompts (a click draws at once)"),
+    "model": ("모델", "Model"),
+    "model_sd_turbo": ("sd-turbo (SD 2.1, 1~4단계)", "sd-turbo (SD 2.1, 1-4 steps)"),
+    "model_sd15": ("Stable Diffusion 1.5 (25단계 이상, 가이던스 사용)", "Stable Diffusion 1.5 (25+ steps, guidance)"),
+    "model_sdxl": ("SDXL 베이스 + 리파이너 (GPU)", "SDXL base + refiner (GPU)"),
+    "steps": ("단계 수 (잡음 제거 횟수)", "Denoising steps"),
+    "guidance": ("가이던스 스케일 (CFG)", "Guidance scale (CFG)"),
+    "guidance_info": ("sd-turbo는 가이던스 없이(0) 그리도록 증류되어 0으로 고정됩니다",
+                      "sd-turbo was distilled to work without guidance, so it stays at 0"),
+    "seed": ("시드 (같은 시드 = 같은 시작 노이즈)", "Seed (same seed = same starting noise)"),
+    "randomize": ("무작위 시드", "Random seed"),
+    "size": ("크기 (픽셀)", "Size (pixels)"),
+    "preview": ("단계별 미리보기", "Step previews"),
+    "decoder": ("최종 디코더", "Final decoder"),
+    "generate": ("그리기", "Generate"),
+    "final": ("완성된 그림", "Final image"),
+    "gallery": ("단계마다 모델이 예측한 완성 그림", "The finished picture the model predicts at each step"),
+    "pipeline": ("### 파이프라인과 각 화살표의 텐서 모양", "### The pipeline and the tensor shape on each arrow"),
+    "tokens": ("### 프롬프트 → CLIP 토큰 (77칸 제한)", "### Prompt → CLIP tokens (77-position limit)"),
+    "latent_title": ("### 잠재(latent) 4채널 들여다보기", "### Look inside the 4-channel latent"),
+    "latent_step": ("단계 (0 = 처음의 순수 노이즈)", "Step (0 = the pure starting noise)"),
+    "latent_image": ("잠재 4채널 (채널마다 색으로)", "The 4 latent channels (colour-mapped)"),
+    "compare_title": ("### 두 프롬프트 비교: 같은 시드, 같은 설정, 단계별로 나란히",
+                      "### Compare two prompts: same seed and settings, side by side, step by step"),
+    "prompt_a": ("프롬프트 A", "Prompt A"),
+    "prompt_b": ("프롬프트 B (한 단어만 바꿔 보세요)", "Prompt B (change one word)"),
+    "compare": ("나란히 그리기", "Generate side by side"),
+    "compare_gallery": ("왼쪽 A | 오른쪽 B, 단계별", "Left A | right B, step by step"),
+    "status": ("진행 상황", "Progress"),
+    "info": ("실행 경로와 시간", "Path used and timings"),
+    "preview_latent_rgb": ("선형 근사 (거의 공짜, 흐림)", "Linear approximation (almost free, blurry)"),
+    "preview_taesd_half": ("TAESD 절반 해상도 (선명, 조금 느림)", "TAESD at half resolution (sharper, a little slower)"),
+    "preview_none": ("미리보기 없음 (가장 빠름)", "No previews (fastest)"),
+    "decoder_taesd": ("TAESD (작은 디코더, 빠름)", "TAESD (tiny decoder, fast)"),
+    "decoder_vae": ("전체 VAE 디코더 (원래 품질, 느림)", "Full VAE decoder (original quality, slow)"),
+
+    # ---- names of the settings, for the notes of core.values.clamp
+    "name_steps": ("단계 수", "Steps"),
+    "name_guidance": ("가이던스", "Guidance"),
+    "name_size": ("크기", "Size"),
+    "name_seed": ("시드", "Seed"),
+    "name_preview": ("미리보기", "Previews"),
+    "name_decoder": ("디코더", "Decoder"),
+    "name_preset": ("예시 번호", "Example number"),
+
+    # ---- bad input and notes (compute.py raises and returns these)
+    "unknown_model": ("알 수 없는 모델입니다: {got} (가능: {names})", "Unknown model: {got} (available: {names})"),
+    "needs_gpu": ("SDXL은 GPU가 있을 때만 쓸 수 있습니다. sd-turbo를 골라 주세요.",
+                  "SDXL needs a GPU. Please pick sd-turbo."),
+    "bad_preset": ("예시 프롬프트 번호는 0부터 {last} 사이여야 합니다 (받은 값: {got}).",
+                   "The example prompt number must be from 0 to {last} (got {got})."),
+    "turbo_guidance": ("sd-turbo는 가이던스 없이(0) 그리도록 증류된 모델이라 가이던스를 0으로 두었습니다.",
+                       "sd-turbo was distilled to draw without guidance, so guidance is set to 0."),
+    "negative_unused": ("가이던스를 쓰지 않으면 네거티브 프롬프트는 쓰이지 않습니다.",
+                        "Without guidance the negative prompt is not used."),
+    "empty_prompt": ("프롬프트가 비어 있어 예시 프롬프트로 그립니다.", "The prompt was empty, so an example prompt is used."),
+    "truncated": ("프롬프트가 77토큰을 넘어 뒷부분이 잘렸습니다 (아래 토큰 보기의 빨간 부분).",
+                  "The prompt is longer than 77 tokens; the end was cut (red in the token view below)."),
+    "blocked": ("안전 검사기가 이 그림을 가렸습니다. 다른 프롬프트로 해 보세요.",
+                "The safety checker blocked this picture. Please try another prompt."),
+    "from_store": ("같은 설정으로 이미 그린 그림이라 저장해 둔 결과를 바로 보여 줍니다 (시간은 처음 그릴 때 잰 값).",
+                   "This picture was drawn before with the same settings, so the stored result is shown at once "
+                   "(the times are from the first drawing)."),
+    "oom": ("메모리가 부족합니다. 더 작은 크기({smaller}x{smaller})나 더 가벼운 모델로 다시 해 보세요.",
+            "Out of memory. Try a smaller size ({smaller}x{smaller}) or a lighter model."),
+    "not_ready": ("예시 그림을 준비하는 중입니다. '그리기'를 누르면 지금 바로 그립니다.",
+                  "The example picture is still being prepared. Press 'Generate' to draw it now."),
+
+    # ---- the token view (view.tokens_html)
+    "tokens_cut": ("77칸이 모두 찼습니다. 빨간 토큰(✂)은 잘려서 모델이 보지 못합니다:",
+                   "All 77 positions are used. The red tokens (✂) are cut off; the model never sees them:"),
+    "tokens_used": ("77칸 중 {used}칸 사용 (나머지 {rest}칸은 <end>로 채움).",
+                    "{used} of 77 positions used (the other {rest} are padded with <end>)."),
+    "tokens_bytes": ("한글은 CLIP 어휘에 거의 없어 바이트 조각(�)으로 쪼개집니다: 영어 프롬프트가 더 잘 통합니다.",
+                     "Korean is barely in CLIP's vocabulary, so it splits into byte pieces (�): English prompts "
+                     "work better."),
+
+    # ---- the pipeline diagram (view.pipeline_html): a box per part, the tensor shape on each arrow
+    "box_prompt": ("프롬프트", "Prompt"),
+    "box_tokenizer": ("토크나이저", "Tokenizer"),
+    "box_text_encoder": ("텍스트 인코더 (CLIP)", "Text encoder (CLIP)"),
+    "box_loop": ("UNet + 스케줄러 × {steps}", "UNet + scheduler × {steps}"),
+    "box_refiner": ("리파이너", "Refiner"),
+    "box_taesd": ("TAESD 디코더", "TAESD decoder"),
+    "box_vae": ("VAE 디코더", "VAE decoder"),
+    "box_safety": ("안전 검사기", "Safety checker"),
+    "shape_text": ("글자", "text"),
+    "shape_ids": ("{shape} 토큰 번호", "{shape} token ids"),
+    "shape_embeds": ("{shape} 벡터", "{shape} vectors"),
+    "shape_latent": ("{shape} 잠재", "{shape} latent"),
+    "shape_image": ("{shape} 그림", "{shape} image"),
+    "pipeline_noise": ("시드 {seed} → 순수 노이즈 {shape} 가 UNet 루프로 들어갑니다.",
+                       "Seed {seed} → pure noise {shape} enters the UNet loop."),
+    "pipeline_guidance": ("가이던스 {guidance}: 매 단계 UNet이 (네거티브, 프롬프트) 두 개를 함께 계산해 그 차이를 키웁니다.",
+                          "Guidance {guidance}: at each step the UNet runs (negative, prompt) as a batch of 2 and "
+                          "the difference is amplified."),
+
+    # ---- the path used (view.info_markdown)
+    "plan_device": ("장치 **{device}**, UNet·텍스트 인코더 **{dtype}**", "Device **{device}**, UNet and text encoder in **{dtype}**"),
+    "plan_decoder": ("최종 디코더 **{decoder}**, 미리보기: {preview}", "Final decoder **{decoder}**, previews: {preview}"),
+    "plan_bf16": ("이 CPU에서 bf16 행렬곱은 fp32보다 {speedup}배 빠릅니다 (한 번 측정; 1.5배 이상이면 bf16 사용)",
+                  "On this CPU a bf16 matrix multiply is {speedup}x faster than fp32 (measured once; bf16 is used "
+                  "from 1.5x)"),
+    "plan_tiny": ("**테스트용 작은 무작위 모델**입니다 (늘 fp32): 그림은 의미 없는 색 얼룩이고, 안전 검사기는 쓰지 않습니다",
+                  "This is the **test zoo's tiny random model** (always fp32): pictures are meaningless colour blobs, "
+                  "and no safety checker runs"),
+    "safety_on": ("안전 검사기 켜짐 (Stable Diffusion 표준)", "Safety checker on (the standard SD one)"),
+    "safety_off": ("안전 검사기 꺼짐 (서버를 `--no-safety-checker`로 시작함)",
+                   "Safety checker off (the server was started with `--no-safety-checker`)"),
+    "time": ("시간", "Time"),
+    "time_load": ("불러오기 {s} s", "load {s} s"),
+    "time_text": ("텍스트 인코더 {s} s", "text encoder {s} s"),
+    "time_unet": ("UNet 루프 {s} s", "UNet loop {s} s"),
+    "time_previews": ("미리보기 {s} s", "previews {s} s"),
+    "time_refiner": ("리파이너 {s} s", "refiner {s} s"),
+    "time_decode": ("디코더 {s} s", "decoder {s} s"),
+    "time_safety": ("안전 검사 {s} s", "safety check {s} s"),
+    "time_total": ("전체 {s} s", "total {s} s"),
+
+    # ---- progress and captions
+    "progress_step": ("단계 {step}/{total}", "step {step}/{total}"),
+    "progress_done": ("완성: 단계 {total}/{total}", "done: step {total}/{total}"),
+    "caption_step": ("단계 {step}/{total} · t={t}", "step {step}/{total} · t={t}"),
+    "caption_final": ("완성", "final"),
+})
