@@ -25,6 +25,12 @@ def _file(path: Path):
     return handle_file(str(path))
 
 
+def _first_prompt() -> str:
+    from lessons.diffusion.compute import DEFAULT_PROMPT
+
+    return DEFAULT_PROMPT
+
+
 # (a) every tab's first example, as the API takes it (the rest of the inputs at their defaults)
 def first_examples() -> dict[str, dict]:
     return {
@@ -33,7 +39,7 @@ def first_examples() -> dict[str, dict]:
         "vit_attention": dict(image=_file(FIRST_PHOTO)),
         "yolo_detect": dict(image=_file(FIRST_PHOTO)),
         "float_bits": dict(text="0.1"),
-        "sd_generate": dict(prompt="a red apple on a wooden table", size=256, steps=1),
+        "sd_generate": dict(prompt=_first_prompt()),  # the first preset, at the tab's defaults (drawn at warm-up)
     }
 
 
