@@ -11,10 +11,16 @@ Pure compute first:
 - drawing, the per-image function `yolo_detect` (also called by the webcam stream), and the video path.
 Then a short `build()`.
 
-Everything the browser sees live (webcam) is computed by the same `yolo_detect` as the photo button.
+The webcam view runs detection in each student's own browser by default (assets/js/yolo_live.mjs with
+onnxruntime-web, core/webruntime.py): the server only hands out the library and the detector exported to ONNX
+(core/zoo/yolo_export.py), so 30 webcams cost it almost nothing and no camera picture leaves a laptop. The
+server path (`yolo_detect_live`, the same `yolo_detect` as the photo button) stays as a choice and as the
+automatic fallback when the browser cannot run the detector; photos and videos always use it.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import colorsys
 import dataclasses
 import functools
@@ -29,10 +35,11 @@ import numpy as np
 
 import gradio as gr
 
-from core import draw, i18n, models, ui
+from core import draw, i18n, models, text, ui, webruntime
 from core.i18n import UserError, t
 from core.images import load_image
 from core.zoo import yolo as zoo
+from core.zoo import yolo_export
 
 TAB_ID = "yolo_detect"
 TITLE = "yolo_detect.title"
@@ -51,6 +58,9 @@ MAX_VIDEO_SECONDS = 30
 MAX_VIDEO_BYTES = 50 * 1024 * 1024
 VIDEO_MAX_FPS = 15  # frames above this rate are skipped (the output keeps real time)
 VIDEO_MAX_SIDE = 640
+JS_DIR = Path(__file__).resolve().parent.parent / "assets" / "js"
+WHERE_BROWSER, WHERE_SERVER = "browser", "server"
+MAX_PAGE_FRAME_CHARS = 16 * 1024 * 1024  # a 1920x1080 PNG as a data URL is about 4-8 MB
 
 i18n.add({
     "yolo_detect.title": ("4. YOLO 객체 탐지", "4. YOLO detection"),
@@ -69,7 +79,11 @@ i18n.add({
     "yolo_detect.none": ("모두 해제", "Clear all"),
     "yolo_detect.people_vehicles": ("사람·탈것만", "People and vehicles"),
     "yolo_detect.webcam_tab": ("웹캠 (실시간)", "Webcam (live)"),
-    "yolo_detect.webcam": ("내 웹캠: 'Record' 를 누르면 실시간 탐지", "My webcam: press 'Record' to detect live"),
+    "yolo_detect.webcam": ("내 웹캠: 'Record' 를 누르면 서버에서 실시간 탐지", "My webcam: press 'Record' to detect live on the server"),
+    "yolo_detect.where": ("탐지를 어디서 돌릴까요?", "Where does detection run?"),
+    "yolo_detect.where_browser": ("이 브라우저에서 (카메라 화면이 이 컴퓨터를 떠나지 않음)",
+                                  "In this browser (the camera picture stays on this computer)"),
+    "yolo_detect.where_server": ("서버에서 (프레임을 서버로 보냄)", "On the server (frames are sent to it)"),
     "yolo_detect.photo_tab": ("사진", "Photo"),
     "yolo_detect.photo": ("사진 올리기", "Upload a photo"),
     "yolo_detect.run": ("탐지하기", "Detect"),
@@ -93,6 +107,51 @@ i18n.add({
         "(top-left number = candidates). **Right**: the boxes NMS keeps (top-left number = boxes kept).",
     ),
 })
+
+# Words of the in-browser view (assets/js/yolo_live.mjs): the page gets both languages and shows the one of
+# <html lang>; the server says the fallback notices in the language of the request.
+LIVE = text.table("yolo_live", {
+    "start": ("카메라 켜고 브라우저에서 탐지하기", "Start the camera and detect in this browser"),
+    "stop": ("카메라 끄기", "Stop the camera"),
+    "snapshot": ("지금 프레임으로 'YOLO 속 들여다보기'", "Look inside YOLO with this frame"),
+    "privacy": ("이 방식에서는 탐지가 이 브라우저 안에서 돌아가서 카메라 화면이 이 컴퓨터를 떠나지 않습니다. "
+                "'YOLO 속 들여다보기' 버튼을 누를 때만 그 한 장이 서버로 갑니다.",
+                "In this mode detection runs inside this browser, so the camera picture never leaves this "
+                "computer. Only when you press 'Look inside YOLO' is that one frame sent to the server."),
+    "loading_library": ("브라우저용 추론 라이브러리(onnxruntime-web)를 준비하는 중…",
+                        "Getting the in-browser inference library (onnxruntime-web) ready…"),
+    "loading_model": ("모델 {model} 을 불러오는 중… (처음에는 서버가 ONNX 파일로 바꾸느라 몇 초 걸립니다)",
+                      "Loading the model {model}… (the first time, the server takes a few seconds to export it to ONNX)"),
+    "starting_camera": ("카메라를 켜는 중…", "Starting the camera…"),
+    "camera_denied": ("카메라를 쓸 수 없습니다 ({reason}). 브라우저의 카메라 권한을 확인하거나, 사진·동영상 탭을 써 보세요.",
+                      "The camera cannot be used ({reason}). Check the browser's camera permission, or use the "
+                      "Photo and Video tabs."),
+    "backend_webgpu": ("실행: WebGPU (그래픽 카드)", "Running on: WebGPU (graphics card)"),
+    "backend_wasm": ("실행: WebAssembly SIMD (CPU, 스레드 {threads}개)", "Running on: WebAssembly SIMD (CPU, {threads} thread(s))"),
+    "fps": ("초당 프레임 (FPS)", "frames per second (FPS)"),
+    "stages": ("전처리 {pre} ms · 추론 {infer} ms · NMS {nms} ms · 그리기 {draw} ms",
+               "pre-process {pre} ms · inference {infer} ms · NMS {nms} ms · drawing {draw} ms"),
+    "nms_line": ("NMS 전 후보 {before}개 (신뢰도 > {conf}) → NMS 후 {after}개 (IoU > {iou} 로 겹친 같은 클래스 상자 제거)",
+                 "Before NMS {before} candidates (confidence > {conf}) → after NMS {after} boxes (same-class boxes "
+                 "overlapping by IoU > {iou} removed)"),
+    "input_line": ("입력 {frame} 프레임 → 네트워크 입력 {net} · 모델 {model}",
+                   "Input {frame} frame → network input {net} · model {model}"),
+    "counts": ("지금 보이는 것", "In view now"),
+    "none_found": ("찾은 물체가 없습니다", "Nothing found"),
+    "snapshot_sent": ("이 프레임을 서버로 보냈습니다. 아래 'YOLO 속 들여다보기' 에 격자와 NMS 그림이 나옵니다.",
+                      "This frame was sent to the server; the grid and NMS pictures appear under 'Inside YOLO' below."),
+    "frame_failed": ("이 프레임을 처리하지 못했습니다 ({detail}).", "This frame could not be processed ({detail})."),
+    "fallback_no_simd": ("이 브라우저는 WebAssembly SIMD 를 지원하지 않아 서버에서 탐지합니다.",
+                         "This browser has no WebAssembly SIMD, so detection runs on the server."),
+    "fallback_library": ("브라우저용 라이브러리를 불러오지 못해 서버에서 탐지합니다: {detail}",
+                         "The in-browser library could not be loaded, so detection runs on the server: {detail}"),
+    "fallback_model": ("모델 파일을 불러오지 못해 서버에서 탐지합니다 ({detail}).",
+                       "The model file could not be loaded, so detection runs on the server ({detail})."),
+    "fallback_page": ("페이지 코드를 불러오지 못해 서버에서 탐지합니다 ({detail}).",
+                      "The page code could not be loaded, so detection runs on the server ({detail})."),
+    "bad_frame": ("페이지가 보낸 프레임을 읽을 수 없습니다.", "The frame sent by the page could not be read."),
+})
+FALLBACK_REASONS = ("no_simd", "library", "model", "page")
 
 # COCO ids of people and vehicles (person, bicycle, car, motorcycle, airplane, bus, train, truck, boat)
 PEOPLE_VEHICLES = ("person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat")
@@ -768,6 +827,168 @@ def process_video(video, model_name=zoo.DEFAULT_YOLO, conf=DEFAULT_CONF, iou=DEF
     return out_path, table, info
 
 
+# ------------------------------------------------------------------ the in-browser view (server side)
+
+
+def class_names(lang: str, short: bool = False) -> list[str]:
+    """The 80 COCO names as the page shows them in `lang`: short ("사람") for box labels, else as in the
+    counts ("사람 (person)"). Ultralytics' English names when core.classnames is not there."""
+    try:
+        from core import classnames
+    except ImportError:
+        return zoo.coco_names()
+    return classnames.coco(lang) if short else [classnames.coco_label(lang, i) for i in range(len(zoo.coco_names()))]
+
+
+def _both(message) -> dict:
+    """{"ko": ..., "en": ...} of a Problem or of an old-style UserError, for the page to pick from."""
+    if isinstance(message, text.Problem):
+        return {lang: message.say(lang) for lang in text.LANGS}
+    return {"ko": getattr(message, "ko", str(message)), "en": getattr(message, "en", str(message))}
+
+
+def browser_files(request_data) -> dict:
+    """Called by the page (a gr.HTML server function) on Start and on a change of model: where onnxruntime-web
+    and the ONNX file of the chosen detector are, downloading or exporting them on first use.
+
+    Answers, never raises: with ok False the page shows `message` in its language and falls back to the
+    server path (reason "library" or "model")."""
+    model_name = request_data.get("model") if isinstance(request_data, dict) else None
+    if model_name not in zoo.yolo_names():
+        model_name = zoo.DEFAULT_YOLO
+    try:
+        ort_dir = webruntime.ensure()
+    except text.Problem as problem:
+        return {"ok": False, "reason": "library", "message": _both(problem)}
+    try:
+        model_file = yolo_export.onnx_file(model_name)
+    except (text.Problem, UserError) as problem:  # the weights are missing and cannot be downloaded
+        return {"ok": False, "reason": "model", "message": _both(problem)}
+    except Exception as exc:  # an export that failed: the server path still works
+        detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return {"ok": False, "reason": "model", "message": {"ko": detail, "en": detail}}
+    return {"ok": True, "ort_dir": str(ort_dir), "model_file": str(model_file), "model": model_name}
+
+
+def show_where(where):
+    """The radio "where does detection run": the in-browser view or the server's webcam stream."""
+    in_browser = where != WHERE_SERVER
+    return gr.update(visible=in_browser), gr.update(visible=not in_browser)
+
+
+def fall_back_to_server(evt: gr.EventData, request: gr.Request | None = None):
+    """The page could not run the detector (no WebAssembly SIMD, library or model not loadable): switch to the
+    server path and say why, in the language of the page."""
+    reason = getattr(evt, "reason", "model")
+    reason = reason if reason in FALLBACK_REASONS else "model"
+    detail = str(getattr(evt, "detail", ""))[:300]
+    notice = "⚠️ " + LIVE.say(text.lang_of(request), f"fallback_{reason}", detail=detail)
+    return WHERE_SERVER, gr.update(visible=False), gr.update(visible=True), gr.update(value=notice, visible=True)
+
+
+def page_frame(data_url) -> bytes:
+    """The bytes of a picture the page sent as a data URL ("data:image/png;base64,..."), or a Problem."""
+    if not isinstance(data_url, str) or len(data_url) > MAX_PAGE_FRAME_CHARS or not data_url.startswith("data:image/"):
+        raise LIVE.problem("bad_frame")
+    header, _, payload = data_url.partition(",")
+    if not header.endswith(";base64"):
+        raise LIVE.problem("bad_frame")
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise LIVE.problem("bad_frame") from None
+
+
+def inside_yolo_from_page(model_name, conf, iou, imgsz, classes, grid, evt: gr.EventData,
+                          request: gr.Request | None = None):
+    """The page's current frame (its "look inside YOLO" button) through the server path once: boxes, counts,
+    info and the three "inside YOLO" pictures of that frame."""
+    try:
+        frame = page_frame(getattr(evt, "image", None))
+    except text.Problem as problem:
+        raise gr.Error(problem.say(text.lang_of(request)), print_exception=False) from None
+    annotated, counts, info, grid_img, before, after, _ = yolo_detect(
+        frame, model_name, conf, iou, imgsz, classes, grid, False, None, request)
+    return annotated, counts, info, grid_img, before, after
+
+
+def live_view_props() -> dict:
+    """What the page needs besides its code: words and class names in both languages, the controls'
+    defaults, the file names of onnxruntime-web and where the page code is (served by Gradio's file route)."""
+    page_module = JS_DIR / "yolo_live.mjs"
+    version = max(p.stat().st_mtime_ns for p in JS_DIR.glob("*.*js"))  # a new page version is fetched anew
+    return dict(
+        words={lang: {key.split(".", 1)[1]: text.say(lang, key) for key in text.KO if key.startswith("yolo_live.")}
+               for lang in text.LANGS},
+        names={lang: class_names(lang) for lang in text.LANGS},
+        short_names={lang: class_names(lang, short=True) for lang in text.LANGS},
+        models=zoo.yolo_names(),
+        defaults=dict(model=zoo.DEFAULT_YOLO, conf=DEFAULT_CONF, iou=DEFAULT_IOU, imgsz=DEFAULT_IMGSZ,
+                      classes=zoo.coco_names(), track=True),
+        ort_bundles=dict(wasm=webruntime.WASM_BUNDLE, webgpu=webruntime.WEBGPU_BUNDLE),
+        page_module=str(page_module),
+        page_version=str(version),
+        server_webcam_id="yolo-webcam",
+    )
+
+
+def serve_page_files() -> None:
+    """Let Gradio's file route serve exactly three folders to the page: the page code, onnxruntime-web's
+    files and the exported ONNX detectors (not the rest of the cache or the home folder). Gradio serves
+    them with the type Python's mimetypes gives: application/wasm for .wasm (needed for WebAssembly's
+    streaming compile), a JavaScript type for .mjs (tested in tests/test_webruntime.py)."""
+    gr.set_static_paths([JS_DIR, webruntime.folder(), yolo_export.onnx_dir()])
+
+
+LIVE_TEMPLATE = """
+<div class="yl">
+  <div class="yl-bar">
+    <button type="button" class="yl-btn yl-primary" data-role="start" data-word="start" disabled></button>
+    <button type="button" class="yl-btn" data-role="stop" data-word="stop" hidden></button>
+    <button type="button" class="yl-btn" data-role="snapshot" data-word="snapshot" disabled></button>
+    <span class="yl-backend" data-role="backend"></span>
+  </div>
+  <p class="yl-privacy" data-word="privacy"></p>
+  <div class="yl-stage" data-role="stage" hidden>
+    <video data-role="video" muted playsinline></video>
+    <canvas data-role="overlay"></canvas>
+  </div>
+  <div class="yl-status" data-role="status" role="status" aria-live="polite"></div>
+  <div class="yl-stats" data-role="stats"></div>
+</div>
+"""
+
+# Scoped to the view by Gradio. The video is mirrored by CSS; the canvas is not, because the page detects
+# on the mirrored picture and draws its boxes in that picture's coordinates.
+LIVE_CSS = """
+.yl { display: flex; flex-direction: column; gap: 8px; }
+.yl-bar { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }
+.yl-btn { padding: 8px 14px; border-radius: 8px; border: 1px solid #888; background: #f3f4f6; font-weight: 600;
+          cursor: pointer; color: #111; }
+.yl-btn:disabled { opacity: 0.5; cursor: default; }
+.yl-primary { background: #2563eb; color: #fff; border-color: #2563eb; }
+.yl-backend { font-weight: 600; }
+.yl-privacy { margin: 0; font-size: 0.9em; }
+.yl-stage { position: relative; width: 100%; max-width: 800px; line-height: 0; background: #000; }
+.yl-stage[hidden] { display: none; }
+.yl-stage video { width: 100%; height: auto; transform: scaleX(-1); }
+.yl-stage canvas { position: absolute; left: 0; top: 0; width: 100%; height: 100%; pointer-events: none; }
+.yl-status { min-height: 1.4em; font-weight: 600; }
+.yl-figures { display: flex; flex-wrap: wrap; gap: 6px 18px; }
+.yl-figures b { font-size: 1.4em; }
+.yl-counts { margin-top: 6px; border-collapse: collapse; }
+.yl-counts caption { text-align: left; font-weight: 700; }
+.yl-counts td { padding: 2px 10px; border-bottom: 1px solid #ddd; }
+"""
+
+# The tab's controls reach the page's running detector in the browser, without a trip to the server.
+SETTINGS_TO_PAGE_JS = """
+(model, conf, iou, imgsz, classes, track) => {
+  window.dlclassYoloSettings = { model, conf, iou, imgsz, classes, track };
+}
+"""
+
+
 # ------------------------------------------------------------------ UI
 
 
@@ -779,10 +1000,12 @@ def build() -> None:
     names = zoo.coco_names()
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
-            model = gr.Dropdown(choices=zoo.yolo_names(), value=zoo.DEFAULT_YOLO, label=t("yolo_detect.model"))
+            model = gr.Dropdown(choices=zoo.yolo_names(), value=zoo.DEFAULT_YOLO, label=t("yolo_detect.model"),
+                                elem_id="yolo-model")
             conf = gr.Slider(0.01, 0.99, value=DEFAULT_CONF, step=0.01, label=t("yolo_detect.conf"))
             iou = gr.Slider(0.05, 0.95, value=DEFAULT_IOU, step=0.05, label=t("yolo_detect.iou"))
-            imgsz = gr.Radio(choices=list(IMGSZ_CHOICES), value=DEFAULT_IMGSZ, label=t("yolo_detect.imgsz"))
+            imgsz = gr.Radio(choices=list(IMGSZ_CHOICES), value=DEFAULT_IMGSZ, label=t("yolo_detect.imgsz"),
+                             elem_id="yolo-imgsz")
             grid = gr.Radio(choices=[(t("yolo_detect.grid_32"), "32"), (t("yolo_detect.grid_16"), "16"),
                                      (t("yolo_detect.grid_8"), "8"), (t("yolo_detect.grid_v1"), GRID_V1)],
                             value="32", label=t("yolo_detect.grid"))
@@ -796,9 +1019,16 @@ def build() -> None:
         with gr.Column(scale=3):
             with gr.Tabs():
                 with gr.Tab(t("yolo_detect.webcam_tab"), id="yolo-webcam"):
+                    where = gr.Radio(choices=[(t("yolo_detect.where_browser"), WHERE_BROWSER),
+                                              (t("yolo_detect.where_server"), WHERE_SERVER)],
+                                     value=WHERE_BROWSER, label=t("yolo_detect.where"), elem_id="yolo-where")
+                    notice = gr.Markdown(visible=False, elem_id="yolo-notice")
+                    live = gr.HTML(html_template=LIVE_TEMPLATE, css_template=LIVE_CSS,
+                                   js_on_load=(JS_DIR / "yolo_live_boot.js").read_text(encoding="utf-8"),
+                                   server_functions=[browser_files], elem_id="yolo-live", **live_view_props())
                     with gr.Row():
                         webcam = gr.Image(sources=["webcam"], streaming=True, type="numpy", height=360,
-                                          label=t("yolo_detect.webcam"), elem_id="yolo-webcam",
+                                          label=t("yolo_detect.webcam"), elem_id="yolo-webcam", visible=False,
                                           webcam_options=gr.WebcamOptions(
                                               mirror=True,
                                               constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}))
@@ -845,7 +1075,16 @@ def build() -> None:
     webcam.stream(yolo_detect_live, [webcam] + controls + [state], outputs, api_name="yolo_detect_webcam",
                   # No trigger_mode="always_last": with it Gradio 6.31 delivers one frame and then stops
                   # (measured: 0.1 FPS). The webcam itself skips frames while one is being processed.
-                  stream_every=0.1, show_progress="hidden", **ui.MODEL)
+                  stream_every=0.1, show_progress="hidden", **ui.STREAM)
+    # The in-browser view: its files, the switch between it and the server stream, its fallback, its
+    # "look inside YOLO" frame, and the controls applied to it at once (in the browser, no server trip).
+    serve_page_files()
+    where.change(show_where, where, [live, webcam], api_visibility="private", **ui.QUICK)
+    live.fallback(fall_back_to_server, None, [where, live, webcam, notice], api_visibility="private", **ui.QUICK)
+    live.snapshot(inside_yolo_from_page, [model, conf, iou, imgsz, classes, grid], outputs[:6],
+                  api_visibility="private", **ui.MODEL)
+    gr.on([model.change, conf.change, iou.change, imgsz.change, classes.change, track.change], None,
+          [model, conf, iou, imgsz, classes, track], None, js=SETTINGS_TO_PAGE_JS)
     run_video.click(process_video, [video, model, conf, iou, imgsz, classes, track], [video_out, counts, info],
                     api_name="yolo_detect_video", **ui.MODEL)
     select_all.click(lambda: gr.update(value=names), None, classes, api_visibility="private", **ui.QUICK)

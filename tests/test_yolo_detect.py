@@ -3,6 +3,7 @@ torchvision, the grid arithmetic, tracking, the video path and bad input."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import cv2
@@ -68,10 +69,7 @@ def test_ultralytics_network_switches_are_off():
     assert not Path(SETTINGS.file).resolve().is_relative_to(ROOT)
     assert not Path(SETTINGS["runs_dir"]).resolve().is_relative_to(ROOT)
     assert Path(SETTINGS["weights_dir"]) == zoo.CACHE_DIR
-    from PIL import Image
-    from ultralytics.utils import patches
-
-    assert Image.open is not patches.image_open  # PIL's own open is back (no pi-heif install attempt)
+    # What ultralytics' PIL patch does to "not an image" is checked in tests/test_offline.py.
 
 
 # ------------------------------------------------------------------ the per-image function
@@ -126,9 +124,11 @@ def test_clearing_the_photo_changes_nothing():
 
 
 def test_bad_input():
-    with pytest.raises(UserError):
+    from core import text
+
+    with pytest.raises((UserError, text.Problem)):  # core.images says it as a text.Problem
         Y.yolo_detect(None)
-    with pytest.raises(UserError):
+    with pytest.raises((UserError, text.Problem)):
         Y.yolo_detect(b"this is not an image")
     with pytest.raises(UserError):
         Y.yolo_detect(np.zeros((64, 64, 3), np.uint8), model_name="yolo99x")
@@ -284,7 +284,23 @@ def test_video_path_writes_a_playable_webm(tmp_path):
     with open(out, "rb") as f:
         assert f.read(4) == b"\x1a\x45\xdf\xa3"  # EBML header: WebM
     assert table["data"] and max(row[2] for row in table["data"]) >= 1  # tracked objects counted
-    assert "6" in info
+    assert frames_said(info) == 6  # the info line counts the frames it processed
+
+
+def frames_said(info: str) -> int:
+    """The frame count of the video info line ("**6개 프레임** ..."; Korean for a call without a page)."""
+    found = re.findall(r"\*\*(\d+)개 프레임\*\*", info)
+    assert len(found) == 1, info
+    return int(found[0])
+
+
+def frames_in(path: str) -> int:
+    cap = cv2.VideoCapture(path)
+    count = 0
+    while cap.read()[0]:
+        count += 1
+    cap.release()
+    return count
 
 
 def test_video_frames_above_15_fps_are_skipped(tmp_path):
@@ -293,7 +309,9 @@ def test_video_frames_above_15_fps_are_skipped(tmp_path):
     cap = cv2.VideoCapture(out)
     assert int(cap.get(cv2.CAP_PROP_FPS)) == 15
     cap.release()
-    assert "6" in info  # 12 frames at 30 FPS -> every second one
+    # 12 frames at 30 FPS -> every second one: 6 frames written, 6 counted, and the info says why
+    assert frames_in(out) == 6 and frames_said(info) == 6
+    assert "2장마다 1장" in info
 
 
 def test_bad_videos(tmp_path):
@@ -316,16 +334,184 @@ def test_bad_videos(tmp_path):
         Y.process_video(str(long), progress=no_progress)
 
 
-def test_webcam_stream_refreshes_panels_once_a_second():
-    """The live stream sends the three 'inside YOLO' pictures at most once a second (frame rate)."""
+def test_webcam_stream_refreshes_panels_once_a_second(monkeypatch):
+    """The live stream sends the three 'inside YOLO' pictures at most once per PANEL_REFRESH_S, and the
+    annotated frame every time."""
+    import time
+
     import gradio as gr
 
     from tabs.yolo_detect import yolo_detect_live
 
+    monkeypatch.setattr(Y, "PANEL_REFRESH_S", 0.5)
     frame = np.zeros((480, 640, 3), np.uint8)
     first = yolo_detect_live(frame, state=None)
     second = yolo_detect_live(frame, state=first[-1])
-    assert all(isinstance(panel, np.ndarray) or panel is not None for panel in first[3:6])
-    assert not any(type(p) is type(gr.skip()) for p in first[3:6])
-    assert all(type(p) is type(gr.skip()) for p in second[3:6])
-    assert isinstance(second[0], np.ndarray) or second[0] is not None  # the annotated frame still comes every time
+    skip = type(gr.skip())
+    assert all(isinstance(panel, np.ndarray) and panel.ndim == 3 and max(panel.shape[:2]) == Y.PANEL_SIDE
+               for panel in first[3:6])
+    assert all(type(p) is skip for p in second[3:6])  # within the refresh time: no pictures sent
+    for result in (first, second):  # the annotated frame comes every time
+        assert isinstance(result[0], np.ndarray) and result[0].shape == frame.shape
+    time.sleep(0.6)
+    third = yolo_detect_live(frame, state=second[-1])
+    assert all(isinstance(panel, np.ndarray) for panel in third[3:6])  # refreshed after the refresh time
+
+
+# ------------------------------------------------------------------ the in-browser view: its server side
+
+
+@pytest.fixture
+def installed_runtime(tmp_path, monkeypatch, detector):
+    """An app cache holding onnxruntime-web's page files (as core.webruntime leaves them) and a fresh
+    ultralytics cache, so the ONNX export really runs. (The detector is loaded first: ultralytics takes its
+    settings folders from the real cache folder once, at its first import.)"""
+    from core import webruntime
+
+    monkeypatch.setenv("DLCLASS_CACHE_DIR", str(tmp_path))
+    folder = webruntime.folder()
+    folder.mkdir(parents=True)
+    for name in webruntime.PAGE_FILES:
+        (folder / name).write_text("// page file")
+    (folder / webruntime.MARKER).write_text(webruntime.INTEGRITY)
+    monkeypatch.setattr(zoo, "CACHE_DIR", tmp_path / "ultralytics")
+    return folder
+
+
+def test_browser_files_points_at_the_library_and_the_exported_detector(installed_runtime):
+    answer = Y.browser_files({"model": "yolo11n"})
+    assert answer["ok"] is True and answer["model"] == "yolo11n"
+    assert Path(answer["ort_dir"]) == installed_runtime
+    model_file = Path(answer["model_file"])
+    assert model_file.suffix == ".onnx" and model_file.parent == zoo.CACHE_DIR / "onnx"
+    assert model_file.stat().st_size > 1_000_000  # yolo11n: about 10 MB of float32 weights
+    assert Y.browser_files({"model": "no-such-model"})["model"] == zoo.DEFAULT_YOLO  # API callers send anything
+    assert Y.browser_files(None)["model"] == zoo.DEFAULT_YOLO
+
+
+def test_browser_files_without_the_library_offline_says_prefetch(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLCLASS_CACHE_DIR", str(tmp_path))  # empty cache; DLCLASS_OFFLINE=1 in tests
+    answer = Y.browser_files({"model": "yolo11n"})
+    assert answer["ok"] is False and answer["reason"] == "library"
+    assert "python app.py --prefetch" in answer["message"]["ko"] and "오프라인" in answer["message"]["ko"]
+    assert "python app.py --prefetch" in answer["message"]["en"] and "offline" in answer["message"]["en"]
+
+
+def test_browser_files_when_the_model_is_unavailable(installed_runtime, monkeypatch):
+    def unavailable(name, tiny=None):
+        raise models.ModelUnavailable(name, "offline")
+
+    monkeypatch.setattr(models, "get", unavailable)
+    answer = Y.browser_files({"model": "yolo11s"})
+    assert answer["ok"] is False and answer["reason"] == "model"
+    assert "--prefetch yolo11s" in answer["message"]["en"] and "--prefetch yolo11s" in answer["message"]["ko"]
+
+
+def png_data_url(frame: np.ndarray) -> str:
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+class FakeRequest:
+    def __init__(self, language: str):
+        self.headers = {"accept-language": language}
+
+
+def test_inside_yolo_from_the_page_frame_is_the_photo_path_on_that_frame(frame):
+    import gradio as gr
+
+    event = gr.EventData(None, {"image": png_data_url(frame)})
+    settings = ("yolo11n", 0.25, 0.7, 320, zoo.coco_names(), "16")
+    from_page = Y.inside_yolo_from_page(*settings, event, FakeRequest("en-US"))
+    expected = Y.yolo_detect(frame, *settings, False, None, FakeRequest("en-US"))
+    assert len(from_page) == 6
+    np.testing.assert_array_equal(from_page[0], expected[0])  # the same pixels reached the detector
+    assert from_page[1] == expected[1] and len(from_page[1]["data"]) > 0
+    for ours, theirs in zip(from_page[3:6], expected[3:6]):  # grid, before NMS, after NMS
+        np.testing.assert_array_equal(ours, theirs)
+    assert "candidates" in from_page[2]
+
+
+@pytest.mark.parametrize("data_url", [None, 12, "", "data:text/plain;base64,aGk=", "data:image/png,notbase64",
+                                      "data:image/png;base64,@@@@", "data:image/png;base64,aGVsbG8="])
+def test_a_bad_frame_from_the_page_is_refused_in_the_page_language(data_url):
+    import gradio as gr
+
+    from core import text
+
+    with pytest.raises((gr.Error, UserError, text.Problem)) as info:
+        Y.inside_yolo_from_page("yolo11n", 0.25, 0.7, 320, None, "32", gr.EventData(None, {"image": data_url}),
+                                FakeRequest("en-US"))
+    assert "frame" in str(info.value) or "image" in str(info.value).lower()
+
+
+def test_fallback_switches_to_the_server_and_says_why_in_the_page_language():
+    import gradio as gr
+
+    event = gr.EventData(None, {"reason": "model", "detail": "HTTP 404 for the model file"})
+    where, live, webcam, notice = Y.fall_back_to_server(event, FakeRequest("en-US,en;q=0.9"))
+    assert where == Y.WHERE_SERVER and live["visible"] is False and webcam["visible"] is True
+    assert "model file could not be loaded" in notice["value"] and "HTTP 404" in notice["value"]
+    _, _, _, korean = Y.fall_back_to_server(event, FakeRequest("ko-KR"))
+    assert "모델 파일을 불러오지 못해" in korean["value"]
+    _, _, _, unknown = Y.fall_back_to_server(gr.EventData(None, {"reason": "<script>"}), FakeRequest("en"))
+    assert "model file" in unknown["value"] and "<script>" not in unknown["value"]
+    _, _, _, simd = Y.fall_back_to_server(gr.EventData(None, {"reason": "no_simd"}), FakeRequest("en"))
+    assert "SIMD" in simd["value"]
+
+
+def test_where_radio_shows_one_view():
+    live, webcam = Y.show_where(Y.WHERE_SERVER)
+    assert live["visible"] is False and webcam["visible"] is True
+    live, webcam = Y.show_where(Y.WHERE_BROWSER)
+    assert live["visible"] is True and webcam["visible"] is False
+
+
+def test_the_page_gets_every_word_and_class_name_it_uses():
+    props = Y.live_view_props()
+    js = "".join((Y.JS_DIR / name).read_text(encoding="utf-8") for name in ("yolo_live.mjs", "yolo_live_boot.js"))
+    used = set(re.findall(r"(?:word|status)\('([a-z_]+)'", js))
+    used |= set(re.findall(r'data-word="([a-z_]+)"', Y.LIVE_TEMPLATE))
+    used |= {f"fallback_{reason}" for reason in Y.FALLBACK_REASONS} | {"fallback_page"}
+    assert {"start", "privacy", "stages", "nms_line", "fallback_model"} <= used  # the scan found the words
+    for lang in ("ko", "en"):
+        missing = used - set(props["words"][lang])
+        assert not missing, f"{lang}: {missing}"
+        assert all(props["words"][lang][key].strip() for key in used)
+        assert len(props["names"][lang]) == len(props["short_names"][lang]) == 80
+    assert props["words"]["ko"]["start"] != props["words"]["en"]["start"]
+    assert props["short_names"]["en"][0] == "person" and props["short_names"]["ko"][0] == "사람"
+    assert props["defaults"]["classes"] == zoo.coco_names() and props["models"] == zoo.yolo_names()
+    assert Path(props["page_module"]).is_file() and props["page_module"].endswith(".mjs")
+
+
+def test_the_file_route_serves_the_page_folders_and_not_the_cache_around_them(tmp_path, monkeypatch, detector):
+    import fastapi
+    import gradio as gr
+    from fastapi.testclient import TestClient
+
+    from core import webruntime
+    from core.zoo import yolo_export
+
+    monkeypatch.setenv("DLCLASS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(zoo, "CACHE_DIR", tmp_path / "ultralytics")
+    for folder in (webruntime.folder(), yolo_export.onnx_dir()):
+        folder.mkdir(parents=True)
+        (folder / "served.txt").write_text("for the page")
+    (tmp_path / "ultralytics" / "yolo11n.pt").write_text("weights: not for the page")
+    (tmp_path / "npm" / "other-package.txt").write_text("not for the page")
+    Y.serve_page_files()
+    with gr.Blocks() as demo:
+        gr.Markdown("x")
+    client = TestClient(gr.mount_gradio_app(fastapi.FastAPI(), demo, path="/"))
+    get = lambda path: client.get(f"/gradio_api/file={path}").status_code  # noqa: E731
+    assert get(webruntime.folder() / "served.txt") == 200
+    assert get(yolo_export.onnx_dir() / "served.txt") == 200
+    assert get(Y.JS_DIR / "yolo_steps.mjs") == 200
+    assert get(tmp_path / "ultralytics" / "yolo11n.pt") == 403
+    assert get(tmp_path / "npm" / "other-package.txt") == 403
+    assert get(Y.JS_DIR.parent / "lessons" / "yolo_detect.en.md") == 403

@@ -1,5 +1,6 @@
-"""YOLO tab in Chromium: the streaming webcam with Chromium's fake camera (a y4m clip written here),
-a photo from the examples, and a video whose annotated result must play in the page."""
+"""YOLO tab in Chromium: the server path's streaming webcam with Chromium's fake camera (a y4m clip written
+here), a photo from the examples, and a video whose annotated result must play in the page. The in-browser
+webcam view is tested in test_yolo_live_browser.py."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -74,7 +75,9 @@ def camera_page(playwright_instance, app_url, tmp_path):
 def test_webcam_stream_shows_annotated_frames(camera_page, screenshots):
     page = camera_page
     open_tab(page, TAB_ID)
+    page.locator("#yolo-where input[value=server]").click()  # the browser view is the default; this is the server path
     webcam = page.locator("#yolo-webcam")
+    webcam.wait_for(state="visible")
     webcam.get_by_text("Click to Access Webcam").click()
     record = webcam.locator("button.capture-button")  # Gradio's "Record" button of the streaming webcam
     record.wait_for(state="visible", timeout=30_000)

@@ -1,0 +1,289 @@
+"""The webcam view that runs YOLO inside the browser (assets/js/yolo_live.mjs, onnxruntime-web), in Chromium:
+
+- the page's steps around the network (letterbox, candidates, NMS, box scaling, tracker) against
+  ultralytics and the lesson's Python on the same numbers;
+- the boxes the page draws on a frame of Chromium's fake camera against the boxes ultralytics computes in
+  Python for the same frame pixels and the same model (the test zoo's YOLO11n; the page runs its ONNX export);
+- the controls of the tab reaching the running detector at once;
+- the fallback to the server path when the model file cannot be loaded;
+- screenshots of the running view in Korean and English.
+
+The real onnxruntime-web is used: the module fixture obtains it the way the app does (core.webruntime:
+the npm registry's tarball, checked against the pinned hash), or uses the cache when it is there.
+"""
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pytest
+import torch
+
+from core import models, text, webruntime
+from tabs import yolo_detect as Y
+from tests.browser.test_yolo_detect_browser import write_y4m
+from tests.conftest import launch_chromium, open_tab, shot
+
+TAB_ID = "yolo_detect"
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module", autouse=True)
+def onnxruntime_web():
+    """The real library, as `python app.py --prefetch` gets it (CI downloads it here; later runs use the cache)."""
+    try:
+        return webruntime.ensure(download=True)
+    except text.Problem as problem:
+        pytest.skip(f"onnxruntime-web is not in the cache and cannot be downloaded: {problem.say('en')}")
+
+
+def steps_url(app_url: str) -> str:
+    return f"{app_url}gradio_api/file={Y.JS_DIR / 'yolo_steps.mjs'}"
+
+
+def run_steps(page, app_url: str, body: str, arg):
+    """Evaluate `body` (an async function of (steps, arg)) with the page's steps module imported."""
+    return page.evaluate(f"async ([url, arg]) => {{ const steps = await import(url); return ({body})(steps, arg); }}",
+                         [steps_url(app_url), arg])
+
+
+# ------------------------------------------------------------------ the steps, number for number
+
+
+def test_letterbox_matches_ultralytics(page_en, app_url):
+    from ultralytics.data.augment import LetterBox
+
+    rng = np.random.default_rng(0)
+    cases = [((480, 640), 320), ((480, 640), 640), ((720, 1280), 416), ((481, 641), 320), ((300, 200), 320),
+             ((1080, 1920), 640), ((640, 480), 512)]
+    for (h, w), imgsz in cases:
+        frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        expected = LetterBox(imgsz, auto=True, stride=32)(image=frame[:, :, ::-1].copy())[:, :, ::-1]  # BGR in
+        rgba = np.concatenate([frame, np.full((h, w, 1), 255, np.uint8)], axis=2)
+        answer = run_steps(page_en, app_url, """(steps, a) => {
+            const bytes = Uint8Array.from(atob(a.rgba), c => c.charCodeAt(0));
+            const { input, shape } = steps.letterbox(bytes, a.w, a.h, a.imgsz);
+            const out = new Uint8Array(input.length);
+            for (let i = 0; i < input.length; i++) out[i] = Math.round(input[i] * 255);
+            let s = ''; for (let i = 0; i < out.length; i += 8192) s += String.fromCharCode(...out.subarray(i, i + 8192));
+            return { shape, pixels: btoa(s) }; }""",
+            {"rgba": base64.b64encode(rgba.tobytes()).decode(), "w": w, "h": h, "imgsz": imgsz})
+        shape = answer["shape"]
+        assert (shape["inH"], shape["inW"]) == expected.shape[:2], ((h, w), imgsz)
+        ours = np.frombuffer(base64.b64decode(answer["pixels"]), np.uint8).reshape(3, shape["inH"], shape["inW"])
+        diff = np.abs(ours.transpose(1, 2, 0).astype(int) - expected.astype(int))
+        if w >= h:  # landscape (every webcam): rows of imgsz pixels, OpenCV's vectorised rule throughout
+            assert diff.max() == 0, ((h, w), imgsz, diff.max(), (diff > 0).mean())
+        else:  # the last few pixels of a narrow row take OpenCV's scalar rule, which rounds a few values apart
+            assert diff.max() <= 1 and (diff > 0).mean() < 0.002, ((h, w), imgsz, diff.max(), (diff > 0).mean())
+
+
+def test_candidates_nms_and_box_scaling_match_ultralytics(page_en, app_url):
+    from ultralytics.utils import nms, ops
+
+    rng = np.random.default_rng(1)
+    anchors, (in_h, in_w), (frame_h, frame_w) = 1680, (256, 320), (480, 640)
+    # Clusters of jittered boxes, as a detector gives around each object; scores on every class.
+    centres = rng.uniform(20, 300, (25, 2))
+    xy = centres[rng.integers(0, 25, anchors)] + rng.normal(0, 4, (anchors, 2))
+    wh = rng.uniform(20, 90, (anchors, 2))
+    output = np.concatenate([xy.T, wh.T, rng.uniform(0, 0.6, (80, anchors)) ** 3], axis=0).astype(np.float32)
+    for conf, iou, classes in ((0.05, 0.7, None), (0.1, 0.45, [0, 2, 5]), (0.02, 0.3, None)):
+        allowed = None if classes is None else [int(c in classes) for c in range(80)]
+        ours = run_steps(page_en, app_url, """(steps, a) => {
+            const out = new Float32Array(Uint8Array.from(atob(a.output), c => c.charCodeAt(0)).buffer);
+            return steps.detect(out, [1, 84, a.anchors], { conf: a.conf, iou: a.iou,
+                                allowed: a.allowed && Uint8Array.from(a.allowed) }, 480, 640, 256, 320); }""",
+            {"output": base64.b64encode(output.tobytes()).decode(), "anchors": anchors, "conf": conf, "iou": iou,
+             "allowed": allowed})
+        kept = nms.non_max_suppression(torch.from_numpy(output[None]), conf, iou, classes=classes, max_det=300)[0]
+        boxes = ops.scale_boxes((in_h, in_w), kept[:, :4].clone(), (frame_h, frame_w)).numpy()
+        assert len(ours["boxes"]) == len(kept) > 5, (conf, iou)
+        assert ours["candidates"] == int(((output[4:].max(0) > conf) & (
+            True if classes is None else np.isin(output[4:].argmax(0), classes))).sum())
+        # Best first in both; boxes of exactly equal score may come in either order (torch's sort is not stable).
+        assert np.all(np.diff(ours["scores"]) <= 0)
+        rows = lambda b, s, c: sorted(zip(np.round(np.asarray(s, np.float64), 6), c,  # noqa: E731
+                                          np.round(np.asarray(b), 3).tolist()))
+        ours_rows = rows(ours["boxes"], ours["scores"], ours["classes"])
+        expected_rows = rows(boxes, kept[:, 4].numpy(), kept[:, 5].int().tolist())
+        for (score, cls, box), (score_e, cls_e, box_e) in zip(ours_rows, expected_rows):
+            assert cls == cls_e and abs(score - score_e) < 1e-6
+            np.testing.assert_allclose(box, box_e, atol=2e-3)
+
+
+def test_nms_is_the_lessons_nms(page_en, app_url):
+    rng = np.random.default_rng(2)
+    boxes, classes = [], []
+    for k, (cx, cy) in enumerate(rng.uniform(50, 450, (10, 2))):
+        for _ in range(8):
+            w, h = rng.uniform(40, 80, 2)
+            jx, jy = rng.normal(0, 4, 2)
+            boxes.append([cx + jx - w / 2, cy + jy - h / 2, cx + jx + w / 2, cy + jy + h / 2])
+            classes.append(k % 3)
+    scores = rng.uniform(0.1, 1.0, len(boxes)).tolist()
+    for threshold in (0.3, 0.5, 0.7, 0.9):
+        ours = run_steps(page_en, app_url, "(steps, a) => steps.nms(a.boxes, a.scores, a.classes, a.t)",
+                         {"boxes": boxes, "scores": scores, "classes": classes, "t": threshold})
+        assert ours == Y.nms_with_owners(np.array(boxes), np.array(scores), np.array(classes), threshold)[0].tolist()
+
+
+def test_tracker_numbers_like_the_lessons_tracker(page_en, app_url):
+    rng = np.random.default_rng(3)
+    frames = []
+    base = rng.uniform(0, 400, (6, 2))
+    for step in range(12):  # boxes that drift, vanish for a while and come back, change class once
+        keep = rng.random(6) > 0.25
+        xy = base[keep] + step * 3
+        boxes = np.concatenate([xy, xy + 50], axis=1)
+        classes = (np.arange(6)[keep] % 2 + (step == 7)).tolist()
+        frames.append((boxes.tolist(), classes))
+    ours = run_steps(page_en, app_url, """(steps, frames) => {
+        const tracker = new steps.IouTracker(0.3, 2);
+        return frames.map(([boxes, classes]) => tracker.update(boxes, classes)); }""", frames)
+    tracker = Y.IouTracker(match_iou=0.3, max_missed=2)
+    assert ours == [tracker.update(np.array(b), np.array(c)).tolist() for b, c in frames]
+
+
+# ------------------------------------------------------------------ the live view with the fake camera
+
+
+@pytest.fixture
+def camera_browser(playwright_instance, tmp_path):
+    clip = write_y4m(tmp_path / "fake_camera.y4m")
+    browser = launch_chromium(playwright_instance, [
+        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}",
+    ])
+    yield browser
+    browser.close()
+
+
+def camera_page(browser, app_url, locale: str):
+    context = browser.new_context(locale=locale, viewport={"width": 1500, "height": 1100},
+                                  extra_http_headers={"Accept-Language": locale})
+    context.grant_permissions(["camera"])
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(app_url)
+    page.wait_for_selector("#app-header", timeout=60_000)
+    page.on("console", lambda message: message.type == "error" and print(f"[console] {message.text[:300]}"))
+    open_tab(page, TAB_ID)
+    page.wait_for_selector("#yolo-live [data-role=start]:not([disabled])")  # the page code listens
+    return page
+
+
+def start_in_browser(page, frames: int = 3) -> None:
+    page.locator("#yolo-live [data-role=start]").click()
+    # The first start exports the detector to ONNX on the server and compiles the WebAssembly: seconds.
+    page.wait_for_function(f"window.__dlclassYoloDebug && window.__dlclassYoloDebug.frames >= {frames}",
+                           timeout=180_000)
+
+
+READ_FRAME_JS = """() => { const d = window.__dlclassYoloDebug;
+  let s = ''; for (let i = 0; i < d.rgba.length; i += 8192) s += String.fromCharCode(...d.rgba.subarray(i, i + 8192));
+  return { ...d, rgba: btoa(s) }; }"""
+
+
+def page_and_python_agree(page, detector, imgsz: int) -> int:
+    """The page's boxes on its last frame against ultralytics' predict on the same pixels; returns the count."""
+    from ultralytics.data.augment import LetterBox
+
+    page.wait_for_function(f"window.__dlclassYoloDebug.imgsz === {imgsz}", timeout=60_000)
+    seen = page.evaluate(READ_FRAME_JS)
+    rgba = np.frombuffer(base64.b64decode(seen["rgba"]), np.uint8).reshape(seen["height"], seen["width"], 4)
+    bgr = np.ascontiguousarray(rgba[:, :, 2::-1])
+    assert tuple(seen["input_hw"]) == LetterBox(imgsz, auto=True, stride=32)(image=bgr).shape[:2]
+    with detector.lock:
+        result = detector.yolo.predict(bgr, conf=seen["conf"], iou=seen["iou"], imgsz=imgsz, max_det=300,
+                                       verbose=False)[0]
+    expected = [(box, int(cls)) for box, cls in zip(result.boxes.xyxy.tolist(), result.boxes.cls.tolist())]
+    found = [(d["box"], d["cls"]) for d in seen["detections"]]
+    assert len(found) == len(expected) > 0, (imgsz, len(found), len(expected))
+    unused = list(range(len(expected)))
+    for box, cls in found:  # box for box: the same class and IoU >= 0.9 with a box not matched yet
+        overlaps = [(Y.pairwise_iou(np.array([box]), np.array([expected[j][0]]))[0, 0], j) for j in unused
+                    if expected[j][1] == cls]
+        best, j = max(overlaps, default=(0.0, None))
+        assert best >= 0.9, (imgsz, box, cls, best)
+        unused.remove(j)
+    return len(found)
+
+
+def test_page_boxes_equal_ultralytics_on_the_same_frame_and_controls_apply_at_once(camera_browser, app_url,
+                                                                                   screenshots):
+    detector = models.get("yolo11n", tiny=True)  # the same test-zoo network the server exported for the page
+    page = camera_page(camera_browser, app_url, "en-US")
+    start_in_browser(page)
+    assert page.evaluate("window.__dlclassYoloDebug.backend") == "wasm"  # headless Chromium has no GPU adapter
+    page_and_python_agree(page, detector, 320)
+    live = page.locator("#yolo-live").inner_text()
+    assert "frames per second" in live and "inference" in live and "Before NMS" in live and "WebAssembly" in live
+    assert "person" in page.locator("#yolo-live [data-stat=counts]").inner_text()
+    shot(page, screenshots, "yolo_live_en")
+    # The input size radio reaches the running detector (no restart): the page letterboxes to 640 now.
+    page.locator("#yolo-imgsz").get_by_text("640", exact=True).click()
+    page_and_python_agree(page, detector, 640)
+    # Clearing the classes empties the boxes at once.
+    page.locator("#yolo-imgsz").get_by_text("320", exact=True).click()
+    page.get_by_text("Classes to find (COCO, 80)").click()
+    page.get_by_role("button", name="Clear all").click()
+    page.wait_for_function("window.__dlclassYoloDebug.detections.length === 0 && "
+                           "window.__dlclassYoloDebug.candidates === 0", timeout=60_000)
+    page.wait_for_function("document.querySelector('#yolo-live [data-stat=counts]').innerText.includes('Nothing found')")
+    # Another model: the page asks the server for that detector's ONNX file and swaps it in while running.
+    page.locator("#yolo-model input").click()
+    page.get_by_role("option", name="yolo11s").click()
+    page.wait_for_function("window.__dlclassYoloDebug.model === 'yolo11s'", timeout=240_000)
+    page.context.close()
+
+
+def test_live_view_in_korean(camera_browser, app_url, screenshots):
+    page = camera_page(camera_browser, app_url, "ko-KR")
+    assert "카메라 화면이 이 컴퓨터를 떠나지 않습니다" in page.locator("#yolo-live").inner_text()
+    start_in_browser(page)
+    page.wait_for_function("document.querySelector('#yolo-live [data-stat=counts]') !== null")
+    live = page.locator("#yolo-live").inner_text()
+    assert "초당 프레임" in live and "추론" in live and "NMS 전 후보" in live
+    assert "사람" in page.locator("#yolo-live [data-stat=counts]").inner_text()  # COCO names in Korean
+    # One frame to the server path, for the "inside YOLO" pictures: the same counts as the page on that frame.
+    page.locator("#yolo-live [data-role=snapshot]").click()
+    page.wait_for_selector("#yolo-after img", timeout=90_000)
+    page.wait_for_function("document.querySelector('#yolo-info').innerText.includes('후보')", timeout=60_000)
+    shot(page, screenshots, "yolo_live_ko")
+    page.context.close()
+
+
+def test_browser_without_wasm_simd_falls_back_to_the_server_path(camera_browser, app_url):
+    context = camera_browser.new_context(locale="en-US", viewport={"width": 1500, "height": 1100},
+                                         extra_http_headers={"Accept-Language": "en-US"})
+    context.add_init_script("WebAssembly.validate = () => false;")  # what a browser without SIMD answers
+    context.grant_permissions(["camera"])
+    page = context.new_page()
+    page.goto(app_url)
+    page.wait_for_selector("#app-header", timeout=60_000)
+    open_tab(page, TAB_ID)
+    page.locator("#yolo-live [data-role=start]:not([disabled])").click()
+    notice = page.locator("#yolo-notice")
+    notice.wait_for(state="visible", timeout=60_000)
+    assert "no WebAssembly SIMD" in notice.inner_text()
+    assert page.locator("#yolo-where input[value=server]").is_checked()
+    page.wait_for_selector("#yolo-webcam", state="visible")
+    context.close()
+
+
+def test_unreachable_model_file_falls_back_to_the_server_path(camera_browser, app_url, screenshots):
+    page = camera_page(camera_browser, app_url, "en-US")
+    page.route("**/*.onnx*", lambda route: route.abort())  # the model file cannot be fetched
+    page.locator("#yolo-live [data-role=start]").click()
+    notice = page.locator("#yolo-notice")
+    notice.wait_for(state="visible", timeout=180_000)
+    assert "model file could not be loaded" in notice.inner_text()
+    assert page.locator("#yolo-where input[value=server]").is_checked()
+    # The page pressed the server webcam's buttons itself: annotated frames arrive from the server.
+    page.wait_for_selector("#yolo-annotated img", timeout=120_000)
+    page.wait_for_function("document.querySelector('#yolo-info').innerText.includes('Frames received')",
+                           timeout=120_000)
+    assert page.locator("#yolo-live").count() == 0  # the in-browser view is gone, and so is its camera
+    shot(page, screenshots, "yolo_live_fallback_en")
+    page.context.close()
