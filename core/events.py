@@ -62,7 +62,7 @@ class Kind:
 #   one overlap the forward of the next without making 30 requests fight over the cores.
 # - stream: webcam frames on the server path (the browser path costs the server nothing): 2 webcams
 #   at a time, each for at most 60 s, and frames past the server's budget are dropped (`STREAM_FPS`).
-# - diffusion, training, bench: one job of each at a time; they have their own groups, so they never
+# - diffusion, training, bench, video: one job of each at a time; they have their own groups, so they never
 #   take a model event's slot.
 # ZeroGPU: the smallest realistic call: a CNN/ViT/YOLO forward on a GPU takes milliseconds, a model
 # load a few seconds; ZeroGPU refuses a call asking for more than the visitor's remaining quota.
@@ -73,6 +73,7 @@ KINDS = {
     "diffusion": Kind("diffusion", 1, 60),
     "training": Kind("training", 1, 90),
     "bench": Kind("bench", 1, 60),
+    "video": Kind("video", 1, 60),  # a whole uploaded video through a model: seconds, one at a time
 }
 # The server-path webcam budget: frames per second for all streams together (about 40% of the
 # 2 cores at 30 ms per yolo11n frame); a frame over the budget is skipped at once.

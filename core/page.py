@@ -38,6 +38,7 @@ class Page:
     settings: Settings
     blocks: Any  # gr.Blocks
     warm_calls: list[tuple[events.Registered, tuple]] = dataclasses.field(default_factory=list)
+    warm_tasks: list[Callable[[], Any]] = dataclasses.field(default_factory=list)
 
     def on_open(self, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: bool = True, **kwargs):
         """Register `fn` to run when the page opens (its outputs show the worked example)."""
@@ -54,10 +55,22 @@ class Page:
             raise ValueError(f"{record.name}: only cached events can be warmed")
         self.warm_calls.append((record, args))
 
+    def warm_task(self, task: Callable[[], Any]) -> None:
+        """Run `task()` once in the background after start, before the warm calls (e.g. export a model file
+        the page will fetch). A failure is logged, never raised."""
+        self.warm_tasks.append(task)
+
     def warm_up(self) -> dict:
-        """Run every warm call (both languages where the event speaks one); returns counts and seconds."""
+        """Run every warm task, then every warm call (both languages where the event speaks one)."""
         started = time.perf_counter()
         done = failed = 0
+        for task in self.warm_tasks:
+            try:
+                task()
+                done += 1
+            except Exception as exc:
+                failed += 1
+                log.info("warm-up task %s skipped: %s", getattr(task, "__name__", task), str(exc).splitlines()[0][:120])
         for record, args in self.warm_calls:
             for lang in (text.LANGS if record.wants_lang else (text.DEFAULT_LANG,)):
                 try:
