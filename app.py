@@ -82,9 +82,15 @@ def launch_kwargs(settings: Settings) -> dict:
 
 
 def prefetch(names: tuple[str, ...]) -> int:
+    """Download the default models (or the named ones) and, with the defaults, the in-browser detector's
+    runtime (onnxruntime-web from the npm registry), so that a classroom works offline afterwards."""
+    from core import webruntime
+
     chosen = list(names) or [s.name for s in models.specs() if s.prefetch_default]
     print(f"{text.say('ko', 'app.downloading')} / {text.say('en', 'app.downloading')}:", ", ".join(chosen))
     results = models.prefetch(chosen)
+    if not names:
+        results.append(webruntime.prefetch())
     for name, status in results:
         print(f"  {name:28s} {status}")
     return 0 if all(status == "ok" for _, status in results) else 1
