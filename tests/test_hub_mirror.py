@@ -104,6 +104,16 @@ TAB_CALLS = [
 ]
 
 
+def _mark_web_runtime_cached(cache_dir: Path) -> None:
+    from core import webruntime
+
+    runtime = webruntime.folder(cache_dir=cache_dir / "npm")
+    runtime.mkdir(parents=True)
+    for name in webruntime.PAGE_FILES:
+        (runtime / name).write_bytes(b"// stand-in: this test never runs the page")
+    (runtime / webruntime.MARKER).write_text(webruntime.INTEGRITY, encoding="utf-8")
+
+
 def test_prefetch_into_empty_caches_then_every_tab_offline(hub_mirror, tmp_path):
     defaults = [s.name for s in models.specs() if s.prefetch_default]
     covered = {name for _, names, _ in TAB_CALLS for name in names}
@@ -113,6 +123,9 @@ def test_prefetch_into_empty_caches_then_every_tab_offline(hub_mirror, tmp_path)
     # tests/test_offline.py shows their downloads are the libraries' own).
     write_torchvision_checkpoint(tmp_path / "torch", "resnet18")
     write_yolo_checkpoint(tmp_path / "dlclass", "yolo11n")
+    # Not a model: the in-browser detector's runtime (npm registry, tests/test_webruntime.py shows its
+    # download). Here it is already cached, so the prefetch of every default touches no network.
+    _mark_web_runtime_cached(tmp_path / "dlclass")
 
     env = _real_models_env(hub_mirror, tmp_path)
     before = len(hub_mirror.requests)
@@ -121,6 +134,7 @@ def test_prefetch_into_empty_caches_then_every_tab_offline(hub_mirror, tmp_path)
     assert result.returncode == 0, output[-4000:]
     for name in defaults:
         assert re.search(rf"^  {name}\s+ok$", result.stdout, re.M), f"{name} not ok:\n{result.stdout[-3000:]}"
+    assert re.search(r"^  onnxruntime-web \S+\s+ok$", result.stdout, re.M), result.stdout[-2000:]
     downloaded = hub_mirror.downloads(since=before)
     for s in models.specs():
         if not (s.prefetch_default and s.hub_repos):
