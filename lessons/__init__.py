@@ -12,8 +12,11 @@ from pathlib import Path
 from types import ModuleType
 
 LESSON_IDS = [
+    "nn_types",
     "sliding_window",
     "cnn_features",
+    "resnet_skip",
+    "word_attention",
     "vit_attention",
     "yolo_detect",
     "diffusion",

@@ -3,7 +3,7 @@ from core import text
 
 TEXT = text.table("cnn_features", {
     # the tab
-    "title": ("2. CNN 특징 맵", "2. CNN feature maps"),
+    "title": ("3. CNN 특징 맵", "3. CNN feature maps"),
     "image": ("사진", "Photo"),
     "model": ("CNN 모델", "CNN model"),
     "layer": ("층 (출력 크기: 높이x너비x채널)", "Layer (output: height x width x channels)"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from core import text
 
 TEXT = text.table("diffusion", {
-    "title": ("5. Stable Diffusion", "5. Stable Diffusion"),
+    "title": ("8. Stable Diffusion", "8. Stable Diffusion"),
 
     # ---- controls (tab.py, translated in the browser)
     "prompt": ("프롬프트 (영어가 잘 통합니다)", "Prompt (English works best)"),

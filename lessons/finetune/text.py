@@ -4,7 +4,7 @@ from __future__ import annotations
 from core import text
 
 TEXT = text.table("finetune", {
-    "title": ("7. 파인튜닝", "7. Fine-tuning"),
+    "title": ("10. 파인튜닝", "10. Fine-tuning"),
 
     # Ready: the data
     "data_h": ("### 준비: 데이터 (클래스 2~5개)", "### Ready: the data (2 to 5 classes)"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from core import text
 
 TEXT = text.table("nn_types", {
-    "title": ("8. 신경망의 종류", "8. Kinds of neural networks"),
+    "title": ("1. 신경망의 종류", "1. Kinds of networks"),
 
     # ---- part 1: controls and headers (tab.py)
     "part1": ("### 1부 · MLP와 CNN: 픽셀 순서를 섞으면?\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from core import text
 
 TEXT = text.table("precision", {
-    "title": ("6. 정밀도와 장치", "6. Precision & devices"),
+    "title": ("9. 정밀도와 장치", "9. Precision & devices"),
 
     # ---- controls (tab.py)
     "numbers_tab": ("숫자 하나를 비트로 보기", "One number, bit by bit"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 from core import text
 
 TEXT = text.table("resnet_skip", {
-    "title": ("9. 깊은 신경망과 스킵 연결", "9. Deep networks and the skip connection"),
+    "title": ("4. 스킵 연결 (ResNet)", "4. Skip connections (ResNet)"),
 
     # ---- controls and headers (tab.py)
     "setup_h": ("### 두 신경망, 차이는 한 가지\n"

@@ -3,7 +3,7 @@ from core import text
 
 TEXT = text.table("sliding_window", {
     # the tab
-    "title": ("1. 슬라이딩 윈도우", "1. Sliding window"),
+    "title": ("2. 슬라이딩 윈도우", "2. Sliding window"),
     "height": ("입력 높이", "Input height"),
     "width": ("입력 너비", "Input width"),
     "kernel_size": ("커널(창) 크기 k", "Kernel (window) size k"),

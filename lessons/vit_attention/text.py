@@ -3,7 +3,7 @@ from core import text
 
 TEXT = text.table("vit_attention", {
     # ---- the tab (static labels, translated in the browser)
-    "title": ("3. ViT 어텐션", "3. ViT attention"),
+    "title": ("6. ViT 어텐션", "6. ViT attention"),
     "image": ("사진", "Photo"),
     "model": ("ViT 모델", "ViT model"),
     "run": ("패치로 나누고 어텐션 보기", "Split into patches and show attention"),

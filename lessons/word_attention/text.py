@@ -4,7 +4,7 @@ from __future__ import annotations
 from core import text
 
 TEXT = text.table("word_attention", {
-    "title": ("10. 문장 속 단어의 어텐션", "10. Attention between words"),
+    "title": ("5. 단어 사이 어텐션", "5. Attention between words"),
 
     # ---- controls and headers (tab.py)
     "part1": ("### 1부 · 셀프 어텐션을 손으로 따라가기\n"
