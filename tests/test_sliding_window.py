@@ -271,7 +271,7 @@ def test_ui_events_keep_the_last_animation_and_explain_an_impossible_setting(mon
     assert "This setting cannot run" in english and "pooling the padding must be at most half" in english
     assert "풀링" not in english
     fig, text, gallery = tab.conv_steps_ui(5, 5, 3, 1, 1, 1, "max", "random", 0, "cat.jpg", None, None, "box", None)
-    assert len(fig.frames) == 25 and len(gallery) == 5
+    assert len(fig.frames) == 25 and gallery.ndim == 3 and gallery.shape[1] > 5 * gallery.shape[0] // 2
 
 
 @pytest.mark.parametrize("k, s, p, d, op", [(3, 2, 1, 1, "max"), (2, 2, 0, 1, "max"), (3, 1, 1, 2, "max"),
@@ -282,3 +282,17 @@ def test_photo_pooling_is_torch_pooling(k, s, p, d, op):
     xt = torch.tensor(gray, dtype=torch.float32)[None, None]
     ref = (F.max_pool2d(xt, k, s, p, d) if op == "max" else F.avg_pool2d(xt, k, s, p, count_include_pad=True))[0, 0]
     np.testing.assert_allclose(ours, ref.numpy(), rtol=1e-5, atol=1e-3)
+
+
+def test_the_photo_panel_is_one_picture_with_a_caption_over_each_part():
+    result = sw.run(kernel_size=3, stride=2, padding=1, kernel_name="sobel_x", photo_choice="cat.jpg")
+    items = view.photo_panel(result, "ko")
+    strip = view.photo_strip(result, "ko")
+    assert strip.shape[0] == view.CAPTION_H + max(p.shape[0] for p, _ in items)
+    assert strip.shape[1] == sum(p.shape[1] for p, _ in items) + view.STRIP_GAP * (len(items) - 1)
+    x = 0
+    for picture, _ in items:  # every part sits under its caption band, unchanged
+        np.testing.assert_array_equal(strip[view.CAPTION_H:view.CAPTION_H + picture.shape[0], x:x + picture.shape[1]],
+                                      picture)
+        assert (strip[: view.CAPTION_H - 4, x:x + picture.shape[1]] != (40, 40, 40)).any()  # a caption is drawn
+        x += picture.shape[1] + view.STRIP_GAP

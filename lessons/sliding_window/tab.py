@@ -16,7 +16,7 @@ def conv_steps(height=5, width=5, kernel_size=3, stride=1, padding=0, dilation=1
     """Everything the tab shows for one setting: (animation figure, formula and notes, photo panel)."""
     result = compute.run(height, width, kernel_size, stride, padding, dilation, operation, source, seed,
                          photo_choice, photo_upload, input_grid, kernel_name, kernel_grid)
-    return view.build_figure(result.steps, lang), view.explanation(result, lang), view.photo_panel(result, lang)
+    return view.build_figure(result.steps, lang), view.explanation(result, lang), view.photo_strip(result, lang)
 
 
 def conv_steps_ui(height, width, kernel_size, stride, padding, dilation, operation, source, seed, photo_choice,
@@ -92,7 +92,7 @@ def build(page) -> None:
             low, high = compute.RANGES[name]
             sliders[name] = components.Slider(low, high, value=compute.DEFAULTS[name], step=1, label=ui(name),
                                               elem_id=elem, min_width=160)
-    figure, explanation, gallery = conv_steps()  # the first picture is in the page from the start
+    figure, explanation, strip = conv_steps()  # the first picture is in the page from the start
     plot = gr.Plot(value=figure, label=ui("animation"), elem_id="sw-plot")
     with gr.Row():
         step_buttons = {how: gr.Button(ui(f"step_{how}"), size="md", elem_id=f"sw-step-{how}")
@@ -120,12 +120,11 @@ def build(page) -> None:
                                    label=ui("kernel_grid"), elem_id="sw-kernel-grid")
         copy_kernel = gr.Button(ui("copy_kernel"), size="sm")
     gr.Markdown(ui("photo_header"))
-    photo_gallery = gr.Gallery(value=gallery, label=ui("photo_gallery"), columns=5, height=270, format="jpeg",
-                               object_fit="contain", elem_id="sw-gallery")
+    photo_strip = components.image_output(value=strip, label=ui("photo_gallery"), elem_id="sw-gallery")
 
     controls = list(sliders.values())
     inputs = controls + [operation, source, seed, photo_choice, photo_upload, input_grid, kernel_name, kernel_grid]
-    outputs = [plot, explain, photo_gallery]
+    outputs = [plot, explain, photo_strip]
     events.on(run.click, conv_steps, inputs, outputs, kind="quick", cache=True, api_name="conv_steps")
     # Moving a control recomputes at once (a short server call); the animation itself then plays in the browser.
     events.on([c.change for c in controls + [seed, operation, source, kernel_name, photo_choice, photo_upload]],

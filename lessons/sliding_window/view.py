@@ -377,3 +377,25 @@ def photo_panel(result: Result, lang: str) -> list[tuple[np.ndarray, str]]:
             caption = f"{TEXT.say(lang, 'photo_' + item.what)} {k}×{k} s={s} → {size}"
         items.append((to_display(item.values, item.signed, height), caption))
     return items
+
+
+CAPTION_H = 34  # pixels of the caption band above each picture of the strip
+STRIP_GAP = 8
+
+
+def photo_strip(result: Result, lang: str) -> np.ndarray:
+    """The photo panel as one picture: its pictures side by side at one height, each captioned above.
+    One picture instead of a gallery of five: a class of 30 then fetches 30 files instead of 150."""
+    from core import draw
+
+    items = photo_panel(result, lang)
+    height = max(picture.shape[0] for picture, _ in items)
+    widths = [picture.shape[1] for picture, _ in items]
+    strip = np.full((CAPTION_H + height, sum(widths) + STRIP_GAP * (len(items) - 1), 3), 255, np.uint8)
+    x = 0
+    for (picture, caption), width in zip(items, widths):
+        strip[CAPTION_H:CAPTION_H + picture.shape[0], x:x + width] = picture
+        strip[:CAPTION_H - 4, x:x + width] = (40, 40, 40)
+        draw.put_label(strip, caption, (x + 6, CAPTION_H - 12), scale=0.55)
+        x += width + STRIP_GAP
+    return strip
