@@ -42,11 +42,12 @@ def build_app(settings: Settings | None = None) -> tuple[gr.Blocks, Page]:
         page = Page(settings, demo)
         gr.Markdown(TEXT.ui("header"), elem_id="app-header")
         with gr.Tabs():
-            for lesson_id in lessons.LESSON_IDS:
+            for index, lesson_id in enumerate(lessons.LESSON_IDS):
                 lesson = _lesson_or_old_tab(lesson_id)
                 if isinstance(lesson, lessons.Lesson):
                     note = text.table(lesson_id, {"lesson_note": lesson.note})
-                    with gr.Tab(lesson.text.ui("title"), id=lesson_id, elem_id=f"tab-{lesson_id}"):
+                    with gr.Tab(lesson.text.ui("title"), id=lesson_id, elem_id=f"tab-{lesson_id}") as tab:
+                        page.tab, page.tab_is_first = tab, index == 0
                         gr.Markdown(note.ui("lesson_note"), elem_classes=["lesson-note"])
                         lesson.tab.build(page)
                 else:  # an old-style tab module (moving to lessons/)

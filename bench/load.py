@@ -176,9 +176,22 @@ class BrowserClient:
             return self._upload(value["path"])  # gradio_client.handle_file(...) -> upload, as the page does
         return value
 
+    def open_page(self) -> list[str]:
+        """What a browser does when a student opens the page: fetch it and its config, then run the page's
+        load events (the first tab's worked example) with the components' starting values; returns the files."""
+        self.http.get(self.url + "/").raise_for_status()  # the page carries its config inline
+        files = []
+        for fn_index, data in self.api["__load__"]:
+            files += self._run(fn_index, data, "load")
+        return files
+
     def predict(self, api_name: str, **kwargs):
         fn_index, parameters = self.api[api_name]
         data = [self._value(kwargs[name]) if name in kwargs else default for name, default in parameters]
+        return self._run(fn_index, data, api_name)
+
+    def _run(self, fn_index: int, data: list, what: str) -> list[str]:
+        api_name = what
         joined = self.http.post(f"{self.url}/gradio_api/queue/join",
                                 json={"data": data, "fn_index": fn_index, "session_hash": self.session,
                                       "event_data": None, "trigger_id": None})
@@ -227,22 +240,62 @@ def _file_urls(value, found: list[str]) -> None:
             _file_urls(v, found)
 
 
-def endpoints(url: str) -> dict[str, tuple[int, list[tuple[str, Any]]]]:
-    """{api_name: (fn_index, [(parameter name, default)])} from the app's own API description."""
+def endpoints(url: str) -> dict:
+    """{api_name: (fn_index, [(parameter name, default)])} from the app's own API description, and under
+    "__load__" the page's load events as [(fn_index, data)]."""
     import httpx
 
     base = url.rstrip("/")
     info = httpx.get(f"{base}/gradio_api/info", timeout=60).json()["named_endpoints"]
     config = httpx.get(f"{base}/config", timeout=60).json()
     index = {d.get("api_name"): d["id"] for d in config["dependencies"] if d.get("api_name")}
-    return {name.lstrip("/"): (index[name.lstrip("/")], [(p["parameter_name"], p.get("parameter_default"))
-                                                           for p in spec["parameters"]])
-            for name, spec in info.items() if name.lstrip("/") in index}
+    api = {name.lstrip("/"): (index[name.lstrip("/")], [(p["parameter_name"], p.get("parameter_default"))
+                                                          for p in spec["parameters"]])
+           for name, spec in info.items() if name.lstrip("/") in index}
+    # the page's load events, with the starting values the page sends (gr.State values stay on the server)
+    values = {c["id"]: c.get("props", {}).get("value") for c in config["components"]}
+    api["__load__"] = [(d["id"], [values.get(i) for i in d["inputs"]]) for d in config["dependencies"]
+                       if d.get("backend_fn") and any(t[1] == "load" for t in d.get("targets", []))]
+    return api
 
 
-def browsers(url: str, count: int, lang: str = "ko") -> list[BrowserClient]:
+def browsers(url: str, count: int, lang: str = "ko", opened: bool = True) -> list[BrowserClient]:
+    """`count` students; with `opened`, each has opened the page already (its session exists, the first
+    tab's example is on its screen), as a class has before the teacher says "now press the button"."""
     api = endpoints(url)
-    return [BrowserClient(url, lang, api) for _ in range(count)]
+    clients = [BrowserClient(url, lang, api) for _ in range(count)]
+    if opened:
+        for client in clients:
+            client.open_page()
+    return clients
+
+
+def open_pages(clients: list[BrowserClient]) -> LoadResult:
+    """Every student opens the page at the same moment (the start of a lesson)."""
+    result = LoadResult()
+    barrier = threading.Barrier(len(clients) + 1)
+
+    def go(client):
+        barrier.wait()
+        started = time.perf_counter()
+        try:
+            files = client.open_page()
+        except Exception as exc:
+            result.fail(f"open page: {exc!r}")
+            return
+        result.add("open the page", time.perf_counter() - started)
+        check_files(files, result)
+
+    threads = [threading.Thread(target=go, args=(c,), daemon=True) for c in clients]
+    for thread in threads:
+        thread.start()
+    cpu, started = _own_cpu(), time.perf_counter()
+    barrier.wait()
+    for thread in threads:
+        thread.join(timeout=600)
+    result.wall_s = time.perf_counter() - started
+    result.generator_cpu_s = _own_cpu() - cpu
+    return result
 
 
 def burst(url: str, calls: list[tuple[str, dict]], lang: str = "ko", clients: list | None = None) -> LoadResult:

@@ -74,6 +74,10 @@ KINDS = {
     "training": Kind("training", 1, 90),
     "bench": Kind("bench", 1, 60),
     "video": Kind("video", 1, 60),  # a whole uploaded video through a model: seconds, one at a time
+    # A tab's worked example when a student opens it (core.page.on_open): computed at warm-up, so nearly
+    # always an answer from the cache, which must not queue behind one-slot kinds (training, bench) when
+    # 30 students open the page at once. The event's own kind still sets its ZeroGPU duration.
+    "open": Kind("open", 8, None),
 }
 # The server-path webcam budget: frames per second for all streams together (about 40% of the
 # 2 cores at 30 ms per yolo11n frame); a frame over the budget is skipped at once.
@@ -288,13 +292,16 @@ def _signature_for_gradio(fn: Callable, n_inputs: int) -> tuple[inspect.Signatur
 
 
 def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: bool = False,
-       cache_key: Callable[[], Any] | None = None, api_name: str | None = None, **gradio_kwargs):
+       cache_key: Callable[[], Any] | None = None, api_name: str | None = None, share_queue_of: str | None = None,
+       **gradio_kwargs):
     """Register `fn` on `triggers` (an event listener such as `button.click`, or a list of them).
 
     kind: one of KINDS. cache: the outputs depend on the inputs (and the page's language) alone, or on
     them and on what `cache_key()` returns (e.g. which model is on this machine: a model downloaded
     while the app runs then gets fresh answers).
-    Other keyword arguments go to Gradio as they are (api_visibility, show_progress, stream_every, ...).
+    share_queue_of: another kind whose queue this event uses (its own kind still sets the GPU duration): "open" for the
+    worked examples of core.page. Other keyword arguments go to Gradio as they are (api_visibility,
+    show_progress, stream_every, ...).
     Returns Gradio's dependency (for .then / .success); the `Registered` record is in REGISTERED.
     """
     event_kind = KINDS[kind]
@@ -377,20 +384,22 @@ def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: b
     wrapper.__annotations__ = annotations
     wrapper.__dlclass_event__ = True
 
-    queue = dict(concurrency_id=event_kind.name, concurrency_limit=event_kind.concurrency_limit)
-    if event_kind.time_limit is not None:
-        queue["time_limit"] = event_kind.time_limit
+    queue_kind = KINDS[share_queue_of] if share_queue_of is not None else event_kind
+    queue_settings = dict(concurrency_id=queue_kind.name, concurrency_limit=queue_kind.concurrency_limit)
+    if queue_kind.time_limit is not None:
+        queue_settings["time_limit"] = queue_kind.time_limit
     if gradio_kwargs.get("queue") is False:
-        queue = {}
+        queue_settings = {}
     listeners = triggers if isinstance(triggers, (list, tuple)) else [triggers]
     if api_name is not None:
         gradio_kwargs["api_name"] = api_name
     if len(listeners) == 1:
-        dependency = listeners[0](wrapper, inputs_list or None, outputs_list or None, **queue, **gradio_kwargs)
+        dependency = listeners[0](wrapper, inputs_list or None, outputs_list or None, **queue_settings, **gradio_kwargs)
     else:
         import gradio as gr
 
-        dependency = gr.on(listeners, wrapper, inputs_list or None, outputs_list or None, **queue, **gradio_kwargs)
+        dependency = gr.on(listeners, wrapper, inputs_list or None, outputs_list or None, **queue_settings,
+                           **gradio_kwargs)
     def compute_only(*args, lang: str = text.DEFAULT_LANG):
         return prepared(call(args, lang))
 

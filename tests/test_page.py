@@ -1,0 +1,58 @@
+"""core/page.py: a tab's worked example appears when the student first opens the tab (the first tab: when
+the page opens), computed once at warm-up for the whole class, and a tab opened again keeps its state."""
+from __future__ import annotations
+
+import gradio as gr
+from gradio.helpers import special_args
+
+from core import events
+from core.page import Page
+from core.settings import Settings
+
+
+def _build():
+    calls = []
+
+    def example(n, lang):
+        calls.append((n, lang))
+        return f"{n} squared is {n * n} ({lang})"
+
+    with gr.Blocks() as demo:
+        page = Page(Settings(), demo)
+        with gr.Tabs():
+            with gr.Tab("first") as first:
+                page.tab, page.tab_is_first = first, True
+                n1, out1 = gr.Number(value=3), gr.Markdown()
+                page.on_open(example, [n1], [out1], kind="training")
+            with gr.Tab("second") as second:
+                page.tab, page.tab_is_first = second, False
+                n2, out2 = gr.Number(value=4), gr.Markdown()
+                page.on_open(example, [n2], [out2], kind="model")
+    return demo, page, calls, (first, second)
+
+
+def test_the_first_tab_opens_with_the_page_and_the_others_when_selected():
+    demo, page, _, _ = _build()
+    opening = [f for f in demo.fns.values() if f.fn is not None]
+    assert len(opening) == 2
+    assert {name for _, name in opening[0].targets} == {"select", "load"}
+    assert {name for _, name in opening[1].targets} == {"select"}
+    # cached answers share a wide queue: 30 page opens must not wait behind a one-slot kind (training)
+    assert {f.concurrency_id for f in opening} == {"open"}
+
+
+def test_warm_up_computes_each_example_once_per_language_and_the_page_gets_it_from_the_cache():
+    demo, page, calls, _ = _build()
+    report = page.warm_up()
+    assert report["failed"] == 0 and sorted(calls) == [(3, "en"), (3, "ko"), (4, "en"), (4, "ko")]
+    first = [f for f in demo.fns.values() if f.fn is not None][0]
+
+    class Korean:
+        headers = {"accept-language": "ko-KR"}
+
+    args, *_ = special_args(first.fn, [False, 3], request=Korean())
+    assert first.fn(*args) == ("3 squared is 9 (ko)", True)  # the worked example, and "opened" is now set
+    assert len(calls) == 4  # from the cache
+    args, *_ = special_args(first.fn, [True, 3], request=Korean())
+    skipped, opened = first.fn(*args)
+    assert skipped == gr.skip() and opened is True  # opened again: what the student did there stays
