@@ -14,7 +14,7 @@ import time
 
 from bench import classroom
 from bench.common import row
-from bench.load import browsers, burst, jpeg_frames, run_classroom, webcams
+from bench.load import browsers, burst, jpeg_frames, open_pages, run_classroom, webcams
 from tests.conftest import running_app
 
 TAB = "classroom"
@@ -77,7 +77,9 @@ def rows() -> list[dict]:
                            first, target="≤ 1.5x", baseline=work, baseline_what="in-process"))
             out.append(row(TAB, f"the same request again, from the result cache", cached,
                            baseline=work, baseline_what="in-process"))
-        # (a) 30 identical clicks at once, per tab
+        # (e) the start of a lesson: 30 students open the page at the same moment
+        out += _rows_of(open_pages(browsers(url, 30, opened=False)), "(e) 30 page opens")
+        # (a) 30 identical clicks at once, per tab (each student has the page open)
         for api_name, kwargs in classroom.first_examples().items():
             out += _rows_of(burst(url, [(api_name, kwargs)] * 30, clients=browsers(url, 30)), "(a) 30 identical",
                             "≤ 1000 ms")

@@ -1,9 +1,16 @@
-"""YOLO tab: per-frame cost of the tab's function (`yolo_detect`: load_image, predict with the raw-candidate
-hook, tracking, the annotated frame, grid and NMS panels) against plain `YOLO.predict` on the same
-640x480 frames, in the same run (target: ratio >= 0.9), for the nano model at imgsz 320 and 640.
+"""YOLO lesson: per-frame cost of the lesson's functions (`yolo_detect_webcam`: load_image, predict with the
+raw-candidate hook, ByteTrack, the annotated frame with its Korean or English tags, the grid and NMS panels once a
+second) against plain `YOLO.predict` on the same 640x480 frames, in the same run (target: ratio >= 0.9), for the
+nano model at imgsz 320 and 640; the photo event cached (a class clicking the same example) against computed.
 
-The two are timed interleaved, frame by frame, so both see the same machine load. The model is the test
-zoo's random-init YOLO11n built from ultralytics' yaml (the real architecture: the compute is the same).
+Tracking: ultralytics' ByteTrack (what the lesson uses, one per session) against the IoU tracker the lesson had
+before (kept below as the baseline): track-number switches and ms per frame, on the y4m clip the browser tests play
+as a fake camera (through the test zoo's detector) and on detections simulated from known motion (a camera pan,
+two people crossing, fast motion as the server path sees it at a few frames per second), where the true identity
+of every box is known.
+
+The two frame costs are timed interleaved, frame by frame, so both see the same machine load. The model is the
+test zoo's random-init YOLO11n built from ultralytics' yaml (the real architecture: the compute is the same).
 
 The webcam view runs YOLO in the browser (onnxruntime-web, WASM in headless Chromium here); its rows start the
 app and Chromium with the fake camera: frames per second inside the page at imgsz 320 and 640 (reported, not
@@ -38,29 +45,33 @@ def _frames(n: int = 6) -> list[np.ndarray]:
 def frame_costs(imgsz: int, rounds: int = 4, live: bool = True) -> tuple[float, float]:
     """(tab function ms, plain predict ms): medians over the frames, each timed alternately.
 
-    live=True times what the webcam stream calls for every frame (yolo_detect_live: detection and the
-    annotated frame each time, the three "inside YOLO" pictures once a second); live=False the photo path."""
+    live=True times what the webcam stream calls for every frame (yolo_detect_webcam: detection, ByteTrack and
+    the annotated frame each time, the three "inside YOLO" pictures once a second); live=False the photo path."""
     from core import models
-    from tabs import yolo_detect as Y
+    from lessons.yolo_detect import compute, tab
 
-    tab_function = Y.yolo_detect_live if live else Y.yolo_detect
+    def tab_function(frame, state):
+        settings = ("yolo11n", compute.DEFAULT_CONF, compute.DEFAULT_IOU, imgsz, None, "32")
+        if live:
+            return tab.yolo_detect_webcam(frame, *settings, True, state, lang="ko")
+        return (*tab.yolo_detect(frame, *settings, lang="ko"), state)
 
     detector = models.get("yolo11n", tiny=True)
     frames = _frames()
     state = None
     for frame in frames[:2]:  # warm-up (predictor set-up, first-call allocations)
-        tab_function(frame, "yolo11n", Y.DEFAULT_CONF, Y.DEFAULT_IOU, imgsz, None, "32", True, state)
-        detector.yolo.predict(np.ascontiguousarray(frame[:, :, ::-1]), imgsz=imgsz, conf=Y.DEFAULT_CONF,
-                              iou=Y.DEFAULT_IOU, verbose=False)
+        *_, state = tab_function(frame, state)
+        detector.yolo.predict(np.ascontiguousarray(frame[:, :, ::-1]), imgsz=imgsz, conf=compute.DEFAULT_CONF,
+                              iou=compute.DEFAULT_IOU, verbose=False)
     bgr_frames = [np.ascontiguousarray(f[:, :, ::-1]) for f in frames]  # what plain predict wants: made untimed
     tab_ms, plain_ms = [], []
     for _ in range(rounds):
         for frame, bgr in zip(frames, bgr_frames):
             started = time.perf_counter()
-            *_, state = tab_function(frame, "yolo11n", Y.DEFAULT_CONF, Y.DEFAULT_IOU, imgsz, None, "32", True, state)
+            *_, state = tab_function(frame, state)
             tab_ms.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
-            detector.yolo.predict(bgr, imgsz=imgsz, conf=Y.DEFAULT_CONF, iou=Y.DEFAULT_IOU, verbose=False)
+            detector.yolo.predict(bgr, imgsz=imgsz, conf=compute.DEFAULT_CONF, iou=compute.DEFAULT_IOU, verbose=False)
             plain_ms.append((time.perf_counter() - started) * 1000)
     return statistics.median(tab_ms), statistics.median(plain_ms)
 
@@ -71,7 +82,7 @@ def browser_fps(seconds: float = 10.0) -> float:
 
     from playwright.sync_api import sync_playwright
 
-    from tests.browser.test_yolo_detect_browser import COUNT_FRAMES_JS, write_y4m
+    from tests.browser.test_yolo_detect_browser import COUNT_FRAMES_JS, open_webcam_tab, write_y4m
     from tests.conftest import free_port, launch_chromium, open_tab, start_app, wait_for_http
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_yolo_"))
@@ -91,6 +102,7 @@ def browser_fps(seconds: float = 10.0) -> float:
             page.goto(url)
             page.wait_for_selector("#app-header")
             open_tab(page, TAB)
+            open_webcam_tab(page)
             page.locator("#yolo-where input[value=server]").click()
             webcam = page.locator("#yolo-webcam")
             webcam.get_by_text("Click to Access Webcam").click()
@@ -214,6 +226,212 @@ def live_rows(seconds: float = 10.0, pages: int = 4) -> list[dict]:
     return out
 
 
+# ---------------------------------------------------------------- tracking: ByteTrack against the old IoU tracker
+
+
+class IouTracker:
+    """The lesson's tracker before ByteTrack (the baseline of the tracking rows): a new box takes the number of
+    the previous box of the same class it overlaps most (IoU above `match_iou`, best pairs first); unmatched boxes
+    get new numbers; a number is forgotten after `max_missed` frames without its box."""
+
+    def __init__(self, match_iou: float = 0.3, max_missed: int = 15):
+        self.match_iou, self.max_missed, self.next_id = match_iou, max_missed, 1
+        self.tracks: dict[int, tuple[np.ndarray, int, int]] = {}  # id -> (box, class, frames missed)
+
+    def update(self, boxes: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        from lessons.yolo_detect.compute import pairwise_iou
+
+        ids = np.zeros(len(boxes), dtype=int)
+        track_ids, matched, used = list(self.tracks), set(), set()
+        if track_ids and len(boxes):
+            previous = np.stack([self.tracks[i][0] for i in track_ids])
+            overlap = pairwise_iou(previous, boxes)
+            overlap[np.array([self.tracks[i][1] for i in track_ids])[:, None] != classes[None, :]] = 0.0
+            pairs = np.argwhere(overlap > self.match_iou)
+            for t, d in pairs[np.argsort(-overlap[pairs[:, 0], pairs[:, 1]], kind="stable")].tolist():
+                if track_ids[t] not in matched and d not in used:
+                    ids[d] = track_ids[t]
+                    matched.add(track_ids[t])
+                    used.add(d)
+        for d in range(len(boxes)):
+            if ids[d] == 0:
+                ids[d], self.next_id = self.next_id, self.next_id + 1
+        for tid in track_ids:
+            if tid not in matched:
+                box, cls, missed = self.tracks.pop(tid)
+                if missed + 1 <= self.max_missed:
+                    self.tracks[tid] = (box, cls, missed + 1)
+        for d, tid in enumerate(ids.tolist()):
+            self.tracks[tid] = (boxes[d], int(classes[d]), 0)
+        return ids
+
+
+def simulated_detections(kind: str, rng: np.random.Generator, frames: int = 60) -> list[tuple]:
+    """Detections as a detector gives them for objects of known motion: (boxes, scores, classes, true object of
+    each box, -1 for a false positive) per frame. Each box jitters by 3% of its size, is missed in 10% of the
+    frames, and a weak false positive appears in 30% of the frames."""
+    if kind == "pan":  # the fake camera's clip: the camera pans, everything slides 8 px a frame
+        objects = [([60, 120, 260, 400], [8, 0], 15), ([300, 200, 380, 300], [8, 0], 41), ([420, 60, 600, 460], [8, 0], 0)]
+    elif kind == "crossing":  # two people walk past each other
+        objects = [([40, 100, 160, 420], [12, 0], 0), ([600, 110, 720, 430], [-12, 0], 0)]
+    else:  # "fast": the server path at a few frames per second sees 20-40 px between frames
+        objects = [([0, 100, 150, 400], [40, 0], 0), ([300, 150, 400, 250], [-20, 10], 2)]
+    out = []
+    for t in range(frames):
+        boxes, scores, classes, truth = [], [], [], []
+        for k, (box, velocity, cls) in enumerate(objects):
+            if rng.random() < 0.1:
+                continue
+            true_box = np.asarray(box, float) + np.tile(velocity, 2) * t
+            size = np.tile(true_box[2:] - true_box[:2], 2)
+            boxes.append(true_box + rng.normal(0, 0.03, 4) * size)
+            scores.append(float(np.clip(rng.normal(0.6, 0.15), 0.26, 0.99)))
+            classes.append(cls)
+            truth.append(k)
+        if rng.random() < 0.3:
+            corner = rng.uniform(0, 500, 2)
+            boxes.append(np.concatenate([corner, corner + rng.uniform(30, 120, 2)]))
+            scores.append(float(rng.uniform(0.25, 0.35)))
+            classes.append(int(rng.integers(0, 80)))
+            truth.append(-1)
+        out.append((np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(scores, np.float32),
+                    np.asarray(classes, int), truth))
+    return out
+
+
+def clip_detections(frames: int = 20) -> list[tuple]:
+    """The y4m clip the browser tests play as a fake camera (the cat sliding 8 px a frame), as Chromium decodes it,
+    through the test zoo's detector: (boxes, scores, classes, None) per frame."""
+    import cv2
+
+    from core import models
+    from lessons.yolo_detect import compute
+
+    detector = models.get("yolo11n", tiny=True)
+    cat = cv2.resize(cv2.imread(str(ROOT / "assets" / "examples" / "cat.jpg")), (640, 480))
+    out = []
+    for i in range(frames):
+        yuv = cv2.cvtColor(np.roll(cat, 8 * i, axis=1), cv2.COLOR_BGR2YUV_I420)
+        rgb = cv2.cvtColor(cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420), cv2.COLOR_BGR2RGB)
+        det = compute.detect_array(detector, rgb, compute.DEFAULT_CONF, compute.DEFAULT_IOU, 320, None,
+                                   want_candidates=False)
+        out.append((det.boxes, det.scores, det.classes, None))
+    return out
+
+
+def number_switches(frames: list[tuple], numbers: list[list[int]], shift: float | None = None) -> tuple[int, int, int]:
+    """(switches, boxes shown without a number, boxes of real objects): a switch is a real object whose shown
+    number differs from the number it showed last. Simulated frames say which object each box is; the clip's
+    boxes are paired from frame to frame by the clip's known motion (`shift` px to the right)."""
+    switches = unnumbered = shown = 0
+    if shift is None:
+        last: dict[int, int] = {}
+        for (_, _, _, truth), ids in zip(frames, numbers):
+            for k, number in zip(truth, ids):
+                if k < 0:
+                    continue
+                shown += 1
+                if not number:
+                    unnumbered += 1
+                    continue
+                switches += k in last and last[k] != number
+                last[k] = number
+        return switches, unnumbered, shown
+    from lessons.yolo_detect.compute import pairwise_iou
+
+    for t in range(len(frames) - 1):
+        (a, _, ca, _), (b, _, cb, _) = frames[t], frames[t + 1]
+        shown += len(b)
+        unnumbered += sum(1 for number in numbers[t + 1] if not number)
+        if not len(a) or not len(b):
+            continue
+        overlap = pairwise_iou(a + np.array([shift, 0, shift, 0]), b)
+        overlap[ca[:, None] != cb[None, :]] = 0
+        pairs = np.argwhere(overlap > 0.5)
+        paired_a, paired_b = set(), set()
+        for i, j in pairs[np.argsort(-overlap[pairs[:, 0], pairs[:, 1]], kind="stable")].tolist():
+            if i in paired_a or j in paired_b:  # one to one, best overlaps first: the same object a frame later
+                continue
+            paired_a.add(i)
+            paired_b.add(j)
+            switches += bool(numbers[t][i] and numbers[t + 1][j] and numbers[t][i] != numbers[t + 1][j])
+    return switches, unnumbered, shown
+
+
+def run_tracker(name: str, frames: list[tuple]) -> tuple[list[list[int]], list[float]]:
+    """The numbers a fresh tracker gives each frame's boxes, and ms per frame of its update."""
+    from lessons.yolo_detect import compute
+
+    numbers, ms = [], []
+    tracker = compute.new_tracker() if name == "bytetrack" else IouTracker()
+    for boxes, scores, classes, _ in frames:
+        started = time.perf_counter()
+        if name == "bytetrack":
+            det = compute.Detection.empty((480, 640), (480, 640))
+            det.boxes, det.scores, det.classes = boxes, scores, classes
+            ids = compute.track_ids(tracker, det)
+        else:
+            ids = tracker.update(boxes, classes)
+        ms.append((time.perf_counter() - started) * 1000)
+        numbers.append(ids.tolist())
+    return numbers, ms
+
+
+def tracker_rows(seeds: int = 20) -> list[dict]:
+    out = []
+    clip = clip_detections()
+    cases = [("y4m fake-camera clip through the test-zoo YOLO11n (20 frames)", [clip], 8.0)]
+    for kind in ("pan", "crossing", "fast"):
+        cases.append((f"simulated '{kind}', {seeds} runs of 60 frames",
+                      [simulated_detections(kind, np.random.default_rng(seed)) for seed in range(seeds)], None))
+    for what, runs, shift in cases:
+        result = {}
+        for name in ("bytetrack", "iou"):
+            switches = unnumbered = shown = 0
+            times = []
+            for frames in runs:
+                numbers, ms = run_tracker(name, frames)
+                s, u, n = number_switches(frames, numbers, shift)
+                switches, unnumbered, shown, times = switches + s, unnumbered + u, shown + n, times + ms
+            result[name] = (switches, unnumbered, shown, statistics.median(times))
+        (bs, bu, bn, bms), (is_, _, _, ims) = result["bytetrack"], result["iou"]
+        print(f"[yolo_detect] tracking, {what}: ByteTrack {bs} number switches, {bu} of {bn} boxes unnumbered, "
+              f"{bms:.3f} ms/frame; IoU tracker {is_} switches, {ims:.3f} ms/frame", flush=True)
+        out.append(row(TAB, f"tracking, {what}: number switches (ByteTrack; {bu} of {bn} boxes wait a frame "
+                            f"for their number)", bs, "switches", "<= the IoU tracker", is_, "the old IoU tracker"))
+        out.append(row(TAB, f"tracking, {what}: ms per frame of the tracker", bms, "ms", "", ims, "the old IoU tracker"))
+    return out
+
+
+def cached_photo_rows() -> list[dict]:
+    """The photo event as a class meets it: an example already computed (the result cache) against computing it."""
+    import gradio as gr
+
+    from core import events
+    from core.page import Page
+    from core.settings import Settings
+    from lessons.yolo_detect import compute, tab
+
+    with gr.Blocks() as demo:
+        page = Page(Settings(), demo)
+        tab.build(page)
+    record, args = next((r, a) for r, a in page.warm_calls if r.name == "yolo_detect")
+    record.run(*args, lang="ko")  # computed once (as at warm-up)
+    cached = statistics.median(_timed(lambda: record.run(*args, lang="ko")) for _ in range(7))
+    computed = statistics.median(_timed(lambda: record.compute(*args, lang="ko")) for _ in range(3))
+    print(f"[yolo_detect] photo example: cached {cached:.2f} ms, computed {computed:.1f} ms "
+          f"({compute.example_photos()[0].name})", flush=True)
+    assert events.RESULTS.hits > 0
+    return [row(TAB, "photo example (worked example, imgsz 320) from the result cache", cached, "ms", "", computed,
+                "computed (detection, tags, grid and NMS pictures, JPEG)")]
+
+
+def _timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
 def rows() -> list[dict]:
     os.environ.setdefault("DLCLASS_MODELS", "tiny")
     out = []
@@ -221,11 +439,14 @@ def rows() -> list[dict]:
         tab_ms, plain_ms = frame_costs(imgsz)
         print(f"[yolo_detect] imgsz {imgsz}: webcam function {tab_ms:.1f} ms/frame, plain YOLO.predict {plain_ms:.1f} "
               f"ms/frame, ratio {plain_ms / tab_ms:.2f}", flush=True)
-        out.append(row(TAB, f"yolo11n 640x480 frame, imgsz {imgsz}: webcam stream function (boxes drawn every frame)",
+        out.append(row(TAB, f"yolo11n 640x480 frame, imgsz {imgsz}: webcam stream function (ByteTrack, boxes drawn "
+                            f"every frame)",
                        tab_ms, "ms", ">= 0.9x of plain predict", plain_ms, "plain YOLO.predict"))
     photo_ms, plain_ms = frame_costs(320, rounds=2, live=False)
     out.append(row(TAB, "yolo11n 640x480, imgsz 320: photo path (boxes + grid + before/after-NMS pictures)",
                    photo_ms, "ms", "", plain_ms, "plain YOLO.predict"))
+    out += cached_photo_rows()
+    out += tracker_rows()
     if os.environ.get("DLCLASS_BENCH_LIVE", "1") != "0":
         out += live_rows()
     if os.environ.get("DLCLASS_BENCH_BROWSER") == "1":

@@ -3,7 +3,8 @@
 (a) 30 identical clicks at once, per tab, on its first example;
 (b) 30 different photos at once on the CNN, ViT and YOLO tabs;
 (c) webcams streaming to the server path while 20 students click;
-(d) the 60-second mixed class.
+(d) the 60-second mixed class;
+(e) 30 students opening the page at the same moment.
 """
 from __future__ import annotations
 
