@@ -1,25 +1,35 @@
-"""YOLO tab: the test zoo's YOLO11 (ultralytics yaml, random init) through the tab's functions, NMS against
-torchvision, the grid arithmetic, tracking, the video path and bad input."""
+"""YOLO lesson: the test zoo's YOLO11 (ultralytics yaml, random init) through the lesson's functions, NMS against
+torchvision, the grid arithmetic, ByteTrack, the video path, Korean class names and bad input."""
 from __future__ import annotations
 
+import base64
+import io
 import os
 import re
+import time
 from pathlib import Path
 
 import cv2
+import gradio as gr
 import numpy as np
 import pytest
 import torch
 import torchvision
 from PIL import Image
 
-from core import models
-from core.i18n import UserError
+from core import classnames, events, models, text
 from core.zoo import yolo as zoo
-from tabs import yolo_detect as Y
+from lessons.yolo_detect import compute, tab, view
+from lessons.yolo_detect.text import TEXT
 
 ROOT = Path(__file__).resolve().parent.parent
 CAT = ROOT / "assets" / "examples" / "cat.jpg"
+HANGUL = range(0xAC00, 0xD7A4)
+ALL = None  # every class
+
+
+def has_hangul(words: str) -> bool:
+    return any(ord(ch) in HANGUL for ch in words)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +42,15 @@ def frame():
     return np.asarray(Image.open(CAT).convert("RGB").resize((640, 480)))
 
 
-def no_progress(*args, **kwargs):
+def photo(frame, lang="ko", **settings):
+    """The photo event with the tab's defaults, changed by `settings`."""
+    args = dict(model_name="yolo11n", conf=compute.DEFAULT_CONF, iou=compute.DEFAULT_IOU, imgsz=compute.DEFAULT_IMGSZ,
+                classes=ALL, grid=compute.DEFAULT_GRID)
+    args.update(settings)
+    return tab.yolo_detect(frame, *args.values(), lang=lang)
+
+
+def no_progress(fraction, desc=None):
     return None
 
 
@@ -46,6 +64,12 @@ def test_zoo_builds_real_yolo11_architecture_with_coco_names(detector):
     n_params = sum(p.numel() for p in detector.yolo.model.parameters())
     assert 2.4e6 < n_params < 2.8e6  # YOLO11n: about 2.6 M parameters
     assert type(detector.head).__name__ == "Detect"
+
+
+def test_the_korean_class_table_names_the_detectors_classes(detector):
+    """The picker's values, the API's class names and the Korean table are the same 80 classes in one order."""
+    assert classnames.coco("en") == detector.class_names == compute.class_names()
+    assert classnames.coco("ko")[0] == "사람" and classnames.coco_label("ko", 5) == "버스 (bus)"
 
 
 def test_real_loader_without_weights_raises_weights_missing(tmp_path, monkeypatch):
@@ -72,28 +96,27 @@ def test_ultralytics_network_switches_are_off():
     # What ultralytics' PIL patch does to "not an image" is checked in tests/test_offline.py.
 
 
-# ------------------------------------------------------------------ the per-image function
+# ------------------------------------------------------------------ the photo event
 
 
 def test_yolo_detect_on_a_photo(detector, frame):
-    annotated, counts, info, grid_img, before, after, state = Y.yolo_detect(Image.fromarray(frame))
+    annotated, counts, info, grid_img, before, after = photo(frame)
     assert annotated.shape == frame.shape and annotated.dtype == np.uint8
     assert not np.array_equal(annotated, frame)  # boxes were drawn
-    det = Y.detect_array(detector, frame, Y.DEFAULT_CONF, Y.DEFAULT_IOU, Y.DEFAULT_IMGSZ, None)
+    det = compute.detect_array(detector, frame, compute.DEFAULT_CONF, compute.DEFAULT_IOU, compute.DEFAULT_IMGSZ, None)
     assert len(det.boxes) > 0 and len(det.candidates) >= len(det.boxes)
     assert sum(row[1] for row in counts["data"]) == len(det.boxes)
-    assert "ms" in info and "FPS" in info and f"{len(det.candidates)}" in info
+    assert f"후보 {len(det.candidates)}개" in info and f"남은 상자 {len(det.boxes)}개" in info
     assert det.input_hw == (256, 320)  # 640x480 letterboxed to imgsz 320 (rect, padded to a stride multiple)
     for panel in (grid_img, before, after):
-        assert max(panel.shape[:2]) == Y.PANEL_SIDE
-    assert isinstance(state, dict)
+        assert max(panel.shape[:2]) == view.PANEL_SIDE
 
 
 def test_nms_view_agrees_with_ultralytics_predict(detector, frame):
     """The 'after NMS' panel (our NMS on the raw candidates) keeps exactly the boxes predict() returned."""
     for imgsz, iou in ((320, 0.7), (640, 0.45)):
-        det = Y.detect_array(detector, frame, 0.25, iou, imgsz, None)
-        _, _, keep = Y.draw_nms_panels(Y.panel_base(frame), det, iou)
+        det = compute.detect_array(detector, frame, 0.25, iou, imgsz, None)
+        _, _, keep = view.draw_nms_panels(view.panel_base(frame), det, iou)
         ours = det.candidates[keep].copy()
         ours[:, [0, 2]] = ours[:, [0, 2]].clip(0, 640)
         ours[:, [1, 3]] = ours[:, [1, 3]].clip(0, 480)
@@ -102,43 +125,88 @@ def test_nms_view_agrees_with_ultralytics_predict(detector, frame):
 
 
 def test_candidates_are_above_threshold_and_follow_the_class_filter(detector, frame):
-    det = Y.detect_array(detector, frame, 0.3, 0.7, 320, [0])
+    det = compute.detect_array(detector, frame, 0.3, 0.7, 320, [0])
     assert (det.cand_scores > 0.3).all()
     assert set(det.cand_classes.tolist()) <= {0} and set(det.classes.tolist()) <= {0}
 
 
 def test_empty_class_filter_gives_an_empty_result(frame):
-    annotated, counts, info, *_ = Y.yolo_detect(frame, classes=[])
+    annotated, counts, info, *_ = photo(frame, classes=[])
     assert counts["data"] == []
     np.testing.assert_array_equal(annotated, frame)
-    assert "선택한 클래스가 없어" in info
+    assert TEXT.say("ko", "no_class") in info
 
 
 def test_class_filter_keeps_only_the_selected_class(frame):
-    _, counts, *_ = Y.yolo_detect(frame, classes=["person"])
-    assert counts["data"] and {row[0] for row in counts["data"]} <= {"person"}
+    _, counts, *_ = photo(frame, lang="en", classes=["person"])
+    assert counts["data"] and {row[0] for row in counts["data"]} == {"person"}
 
 
-def test_clearing_the_photo_changes_nothing():
-    assert all(isinstance(out, dict) and out.get("__type__") == "update" for out in Y.detect_new_photo(None))
+def test_class_names_in_the_page_language(detector, frame):
+    """Korean page: '사람 (person)' in the counts, Korean box tags drawn on the picture; English page: 'person'."""
+    annotated_ko, counts_ko, info_ko, *_ = photo(frame, lang="ko")
+    annotated_en, counts_en, info_en, *_ = photo(frame, lang="en")
+    assert counts_ko["headers"] == ["클래스", "개수"] and counts_en["headers"] == ["class", "count"]
+    det = compute.detect_array(detector, frame, compute.DEFAULT_CONF, compute.DEFAULT_IOU, compute.DEFAULT_IMGSZ, None)
+    expected = {classnames.coco_label("ko", c) for c in det.classes.tolist()}
+    assert {row[0] for row in counts_ko["data"]} == expected and any(has_hangul(name) for name in expected)
+    assert {row[0] for row in counts_en["data"]} == {detector.class_names[c] for c in det.classes.tolist()}
+    # The tags differ only where the words differ: the same boxes, another language.
+    assert not np.array_equal(annotated_ko, annotated_en)
+    assert view.box_label("ko", 0, 0.873, 3) == "사람 0.87 #3" and view.box_label("en", 5, 0.5, 0) == "bus 0.50"
+    assert not has_hangul(info_en) and "후보" in info_ko  # one language per message
 
 
-def test_bad_input():
-    from core import text
+def test_a_korean_tag_is_drawn_with_a_hangul_font():
+    """The Korean class name on a box's tag is the Hangul font's drawing of it (checked against PIL drawing the
+    same name with the same font file), followed by the figures; the tag is the box colour."""
+    from PIL import ImageDraw, ImageFont
 
-    with pytest.raises((UserError, text.Problem)):  # core.images says it as a text.Problem
-        Y.yolo_detect(None)
-    with pytest.raises((UserError, text.Problem)):
-        Y.yolo_detect(b"this is not an image")
-    with pytest.raises(UserError):
-        Y.yolo_detect(np.zeros((64, 64, 3), np.uint8), model_name="yolo99x")
-    settings = Y.parse_settings("yolo11n", float("nan"), 7.0, 10_000, ["person", "unicorn"], "bogus", 1)
-    assert settings.conf == Y.DEFAULT_CONF and settings.iou == 0.95 and settings.imgsz == 1280
+    from core import draw
+
+    frame = np.full((480, 640, 3), 255, np.uint8)
+    det = compute.Detection.empty((480, 640), (256, 320))
+    det.boxes = np.array([[40, 200, 300, 400]], np.float32)
+    det.scores, det.classes, det.ids = np.array([0.9], np.float32), np.array([0]), np.array([7])
+    drawn = view.draw_detections(frame, det, "ko")
+    scale = round(max(0.45, min(1.2, 640 / 900)), 2)
+    height, baseline = view._tag_geometry("사람", scale)
+    tag = drawn[200 - height:200, 40:]
+    assert tuple(tag[0, 0]) == view.color_for(7)  # the tag: the colour of track 7
+    name_width = view._text_box("사람", scale)[0]
+    ours = tag[:, view.LABEL_PAD:view.LABEL_PAD + name_width].max(axis=2) < 80  # black ink of the name
+    font = ImageFont.truetype(draw.hangul_font_path(), max(10, round(30 * scale)))
+    canvas = Image.new("L", (name_width, height), 255)
+    ImageDraw.Draw(canvas).text((0, baseline), "사람", font=font, fill=0, anchor="ls")  # where put_label puts it
+    expected = np.asarray(canvas) < 80
+    overlap = (ours & expected).sum() / max(1, (ours | expected).sum())
+    assert expected.sum() > 40 and overlap > 0.6, overlap  # the same glyphs (the tag's text has a thin outline)
+    figures = tag[:, view.LABEL_PAD + name_width:view.LABEL_PAD + name_width + view._text_box(" 0.90 #7", scale)[0]]
+    assert (figures.max(axis=2) < 80).sum() > 30  # " 0.90 #7" after the name
+
+
+def test_clearing_the_photo_asks_for_one(frame):
+    with pytest.raises(text.Problem) as info:
+        photo(None, lang="en")
+    assert info.value.message.key == "images.missing"
+
+
+def test_bad_input(frame):
+    with pytest.raises(text.Problem):
+        photo(b"this is not an image")
+    with pytest.raises(text.Problem) as info:
+        photo(np.zeros((64, 64, 3), np.uint8), model_name="yolo99x")
+    assert "yolo11n" in info.value.say("en") and "알 수 없는 모델" in info.value.say("ko")
+    settings = compute.read_settings("yolo11n", float("nan"), 7.0, 10_000, ["person", "unicorn"], "bogus", 1)
+    assert settings.conf == compute.DEFAULT_CONF and settings.iou == 0.95 and settings.imgsz == 1280
     assert settings.class_names == ["person"] and settings.grid == "32" and settings.track is True
-    assert len(settings.notes) == 4
-    assert Y.parse_settings("yolo11n", 0.25, 0.7, 300, [], "32", False).imgsz == 288  # a multiple of 32
-    _, _, info, *_ = Y.yolo_detect(np.zeros((64, 64, 3), np.uint8), conf=float("inf"), request=None)
-    assert "⚠️" in info
+    assert len(settings.notes) == 5  # conf, iou, input size, grid, unknown class
+    assert compute.read_settings("yolo11n", 0.25, 0.7, 300, [], "32", False).imgsz == 288  # a multiple of 32
+    _, _, info_en, *_ = photo(np.zeros((64, 64, 3), np.uint8), lang="en", conf=float("inf"), classes=["cat", "unicorn"])
+    assert "⚠️ Confidence threshold must be from 0.01 to 0.99; using 0.99." in info_en
+    assert "unicorn" in info_en and not has_hangul(info_en)
+    _, _, info_ko, *_ = photo(np.zeros((64, 64, 3), np.uint8), lang="ko", conf=float("inf"))
+    assert "⚠️ 신뢰도 임계값: 0.01~0.99 사이여야 해서 0.99(으)로 맞췄습니다." in info_ko
 
 
 # ------------------------------------------------------------------ NMS written out vs torchvision
@@ -148,17 +216,17 @@ def test_nms_known_overlaps():
     boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [20, 20, 30, 30], [0, 0, 10, 5]], float)
     scores = np.array([0.9, 0.8, 0.7, 0.6])
     # IoU(A,B) = 90/110 = 0.818; IoU(A,D) = 50/100 = 0.5; C overlaps nothing.
-    keep, owner = Y.nms_with_owners(boxes, scores, None, 0.7)
+    keep, owner = compute.nms_with_owners(boxes, scores, None, 0.7)
     assert keep.tolist() == [0, 2, 3] and owner.tolist() == [0, 0, 2, 3]
-    keep, owner = Y.nms_with_owners(boxes, scores, None, 0.45)
+    keep, owner = compute.nms_with_owners(boxes, scores, None, 0.45)
     assert keep.tolist() == [0, 2] and owner.tolist() == [0, 0, 2, 0]
-    keep, _ = Y.nms_with_owners(boxes, scores, None, 0.85)
+    keep, _ = compute.nms_with_owners(boxes, scores, None, 0.85)
     assert keep.tolist() == [0, 1, 2, 3]
-    keep, _ = Y.nms_with_owners(boxes, scores, np.array([0, 1, 0, 0]), 0.45)  # B is another class: it stays
+    keep, _ = compute.nms_with_owners(boxes, scores, np.array([0, 1, 0, 0]), 0.45)  # B is another class: it stays
     assert keep.tolist() == [0, 1, 2]
     for thr in (0.45, 0.7, 0.85):
         expected = torchvision.ops.nms(torch.tensor(boxes), torch.tensor(scores), thr).tolist()
-        assert Y.nms_with_owners(boxes, scores, None, thr)[0].tolist() == expected
+        assert compute.nms_with_owners(boxes, scores, None, thr)[0].tolist() == expected
 
 
 def test_nms_matches_torchvision_on_clusters():
@@ -175,25 +243,25 @@ def test_nms_matches_torchvision_on_clusters():
     scores = rng.uniform(0.1, 1.0, len(boxes))
     tb, ts, tc = torch.tensor(boxes), torch.tensor(scores), torch.tensor(classes)
     for thr in (0.3, 0.5, 0.7, 0.9):
-        keep, owner = Y.nms_with_owners(boxes, scores, None, thr)
+        keep, owner = compute.nms_with_owners(boxes, scores, None, thr)
         assert keep.tolist() == torchvision.ops.nms(tb, ts, thr).tolist()
-        keep_c, owner_c = Y.nms_with_owners(boxes, scores, classes, thr)
+        keep_c, owner_c = compute.nms_with_owners(boxes, scores, classes, thr)
         assert keep_c.tolist() == torchvision.ops.batched_nms(tb, ts, tc, thr).tolist()
         # every removed box overlaps its owner by more than the threshold, and the owner is kept and stronger
         removed = np.setdiff1d(np.arange(len(boxes)), keep_c)
         assert set(owner_c[removed].tolist()) <= set(keep_c.tolist())
-        ious = Y.pairwise_iou(boxes[removed], boxes[owner_c[removed]]).diagonal()
+        ious = compute.pairwise_iou(boxes[removed], boxes[owner_c[removed]]).diagonal()
         assert (ious > thr).all() and (scores[owner_c[removed]] >= scores[removed]).all()
         assert (classes[owner_c[removed]] == classes[removed]).all()
-    assert len(Y.nms_with_owners(boxes, scores, None, 0.5)[0]) < len(boxes)  # the clusters do get merged
+    assert len(compute.nms_with_owners(boxes, scores, None, 0.5)[0]) < len(boxes)  # the clusters do get merged
 
 
 def test_pairwise_iou_matches_torchvision():
     rng = np.random.default_rng(1)
     a = np.sort(rng.uniform(0, 100, (7, 2, 2)), axis=1).reshape(7, 4)[:, [0, 2, 1, 3]]
     b = np.sort(rng.uniform(0, 100, (5, 2, 2)), axis=1).reshape(5, 4)[:, [0, 2, 1, 3]]
-    np.testing.assert_allclose(Y.pairwise_iou(a, b), torchvision.ops.box_iou(torch.tensor(a), torch.tensor(b)).numpy(),
-                               atol=1e-9)
+    np.testing.assert_allclose(compute.pairwise_iou(a, b),
+                               torchvision.ops.box_iou(torch.tensor(a), torch.tensor(b)).numpy(), atol=1e-9)
 
 
 # ------------------------------------------------------------------ grid arithmetic
@@ -206,18 +274,18 @@ def test_letterbox_and_box_scaling_match_ultralytics():
     for frame_hw, input_hw in (((480, 640), (256, 320)), ((480, 640), (480, 640)), ((1080, 1920), (384, 640)),
                                ((640, 480), (320, 256))):
         expected = ops.scale_boxes(input_hw, torch.tensor(boxes), frame_hw).numpy()
-        np.testing.assert_allclose(Y.input_to_frame(boxes, frame_hw, input_hw), expected, atol=1e-3)
-    assert Y.letterbox_geometry((480, 640), (256, 320)) == (0.5, 0.0, 8.0)
+        np.testing.assert_allclose(compute.input_to_frame(boxes, frame_hw, input_hw), expected, atol=1e-3)
+    assert compute.letterbox_geometry((480, 640), (256, 320)) == (0.5, 0.0, 8.0)
 
 
 def test_grid_cells_of_box_centres():
-    grid = Y.model_grid((480, 640), (256, 320), 32)  # 32 input px = 64 frame px; 8 px of padding on top
+    grid = compute.model_grid((480, 640), (256, 320), 32)  # 32 input px = 64 frame px; 8 px of padding on top
     assert (grid.rows, grid.cols, grid.cell_w, grid.x0, grid.y0) == (8, 10, 64.0, 0.0, -16.0)
     boxes = np.array([[90, 90, 110, 110], [600, 440, 639, 479], [0, 0, 2, 2], [127, 47, 129, 49]], float)
-    assert Y.cell_of(boxes, grid).tolist() == [[1, 1], [7, 9], [0, 0], [1, 2]]
-    v1 = Y.yolo_v1_grid((480, 640))
+    assert compute.cell_of(boxes, grid).tolist() == [[1, 1], [7, 9], [0, 0], [1, 2]]
+    v1 = compute.yolo_v1_grid((480, 640))
     assert (v1.rows, v1.cols) == (7, 7)
-    assert Y.cell_of(np.array([[310, 230, 330, 250], [0, 0, 10, 10], [630, 470, 640, 480]]), v1).tolist() == \
+    assert compute.cell_of(np.array([[310, 230, 330, 250], [0, 0, 10, 10], [630, 470, 640, 480]]), v1).tolist() == \
         [[3, 3], [0, 0], [6, 6]]
 
 
@@ -232,29 +300,104 @@ def test_grid_cells_are_the_anchor_cells_of_the_model():
         sizes = [(input_hw[0] // s) * (input_hw[1] // s) for s in (8, 16, 32)]
         start = sum(sizes[:level])
         points = anchors[start:start + sizes[level]].numpy() * stride  # anchor centres in input pixels
-        grid = Y.model_grid(frame_hw, input_hw, stride)
-        as_boxes = Y.input_to_frame(np.concatenate([points, points], axis=1), frame_hw, input_hw)
+        grid = compute.model_grid(frame_hw, input_hw, stride)
+        as_boxes = compute.input_to_frame(np.concatenate([points, points], axis=1), frame_hw, input_hw)
         rows, cols = np.divmod(np.arange(len(points)), input_hw[1] // stride)
         inside = (points[:, 1] > 8) & (points[:, 1] < 248)  # anchors on the letterbox padding clip to the edge
-        np.testing.assert_array_equal(Y.cell_of(as_boxes, grid)[inside], np.stack([rows, cols], 1)[inside])
+        np.testing.assert_array_equal(compute.cell_of(as_boxes, grid)[inside], np.stack([rows, cols], 1)[inside])
 
 
-# ------------------------------------------------------------------ tracking
+# ------------------------------------------------------------------ tracking: ultralytics' ByteTrack
 
 
-def test_tracker_keeps_numbers_for_moving_boxes():
-    tracker = Y.IouTracker(match_iou=0.3, max_missed=2)
+def detections(boxes, scores=None, classes=None, frame_hw=(480, 640)) -> compute.Detection:
+    det = compute.Detection.empty(frame_hw, frame_hw)
+    det.boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    det.scores = np.full(len(det.boxes), 0.8, np.float32) if scores is None else np.asarray(scores, np.float32)
+    det.classes = np.zeros(len(det.boxes), int) if classes is None else np.asarray(classes)
+    return det
+
+
+def test_tracker_numbers_follow_their_boxes_and_a_new_box_waits_one_frame():
+    tracker = compute.new_tracker()
     a = np.array([[0, 0, 50, 50], [100, 100, 160, 160]], float)
-    first = tracker.update(a, np.array([0, 2]))
-    assert first.tolist() == [1, 2]
+    assert compute.track_ids(tracker, detections(a, classes=[0, 2])).tolist() == [1, 2]  # the first frame: at once
     moved = a + 5
-    assert tracker.update(moved[::-1], np.array([2, 0])).tolist() == [2, 1]  # order changes, numbers follow
-    third = tracker.update(np.array([[300, 300, 340, 340], *moved]), np.array([0, 0, 2]))
-    assert third.tolist() == [3, 1, 2]
-    assert tracker.update(moved, np.array([1, 2]))[0] == 4  # same place, another class: a new number
-    for _ in range(3):
-        tracker.update(np.zeros((0, 4)), np.zeros(0, int))
-    assert tracker.tracks == {}
+    # The boxes come in another order: the numbers follow the boxes, not their places in the list.
+    assert compute.track_ids(tracker, detections(moved[::-1], classes=[2, 0])).tolist() == [2, 1]
+    newcomer = np.array([[300, 300, 340, 340], *(moved + 5)])
+    assert compute.track_ids(tracker, detections(newcomer, classes=[0, 0, 2])).tolist() == [0, 1, 2]
+    assert compute.track_ids(tracker, detections(newcomer + 3, classes=[0, 0, 2])).tolist() == [3, 1, 2]
+    assert compute.track_ids(tracker, detections(np.zeros((0, 4)))).tolist() == []  # nothing seen: no error
+
+
+def test_tracker_keeps_numbers_when_two_people_cross_and_after_a_missed_frame():
+    """What the IoU tracker the lesson had before got wrong (bench/bench_yolo_detect.py counts it): two people
+    walking past each other swap numbers when boxes are matched by overlap alone; ByteTrack's Kalman filter
+    predicts where each one goes."""
+    tracker = compute.new_tracker()
+    left, right = np.array([40, 100, 160, 420.0]), np.array([600, 110, 720, 430.0])
+    seen = {0: set(), 1: set()}
+    for t in range(45):
+        if t == 30:  # the detector misses both for one frame
+            compute.track_ids(tracker, detections(np.zeros((0, 4))))
+            continue
+        boxes = np.stack([left + [12 * t, 0, 12 * t, 0], right - [12 * t, 0, 12 * t, 0]])
+        ids = compute.track_ids(tracker, detections(boxes, scores=[0.8, 0.7]))
+        for person, number in enumerate(ids.tolist()):
+            seen[person].add(number)
+    assert seen == {0: {1}, 1: {2}}
+
+
+def test_each_tracker_numbers_its_own_objects_from_one():
+    first, second = compute.new_tracker(), compute.new_tracker()
+    boxes = detections([[0, 0, 50, 50], [100, 100, 150, 150]])
+    compute.track_ids(first, boxes)
+    assert compute.track_ids(second, detections([[300, 300, 350, 350]])).tolist() == [1]  # another session
+
+
+def test_the_tracker_settings_are_ultralytics_bytetrack_yaml():
+    zoo.prepare_library()
+    from ultralytics.utils import YAML
+    from ultralytics.utils.checks import check_yaml
+
+    assert compute.tracker_settings() == YAML.load(check_yaml("bytetrack.yaml"))
+    assert compute.tracker_settings()["tracker_type"] == "bytetrack"
+
+
+# ------------------------------------------------------------------ the webcam on the server path
+
+
+def test_webcam_stream_tracks_and_refreshes_panels_once_a_second(monkeypatch):
+    """The live stream sends the three 'inside YOLO' pictures at most once per PANEL_REFRESH_S and the annotated
+    frame every time; its session state carries one ByteTrack, whose numbers reach the info line."""
+    monkeypatch.setattr(tab, "PANEL_REFRESH_S", 0.5)
+    frame = np.asarray(Image.open(CAT).convert("RGB").resize((640, 480)))
+    settings = ("yolo11n", compute.DEFAULT_CONF, compute.DEFAULT_IOU, compute.DEFAULT_IMGSZ, ALL, "32")
+    first = tab.yolo_detect_webcam(frame, *settings, True, None, lang="en")
+    second = tab.yolo_detect_webcam(frame, *settings, True, first[-1], lang="en")
+    skip = type(gr.skip())
+    assert all(isinstance(panel, np.ndarray) and panel.ndim == 3 and max(panel.shape[:2]) == view.PANEL_SIDE
+               for panel in first[3:6])
+    assert all(type(p) is skip for p in second[3:6])  # within the refresh time: no pictures sent
+    for result in (first, second):  # the annotated frame comes every time
+        assert isinstance(result[0], np.ndarray) and result[0].shape == frame.shape
+    state = second[-1]
+    assert state["tracker"].frame_id == 2 and "Frames received" in second[2]
+    n_boxes = sum(row[1] for row in second[1]["data"])
+    assert f"**Tracking** ByteTrack: {n_boxes} objects numbered now" in second[2]  # the same boxes, all numbered
+    time.sleep(0.6)
+    third = tab.yolo_detect_webcam(frame, *settings, False, second[-1], lang="en")
+    assert all(isinstance(panel, np.ndarray) for panel in third[3:6])  # refreshed after the refresh time
+    assert third[-1]["tracker"] is None and "Tracking" not in third[2]  # tracking switched off
+
+
+def test_webcam_frames_from_the_page_are_bytes_of_a_picture():
+    """components.Image hands the stream's frames on as the bytes of the data URL the page sends."""
+    buffer = io.BytesIO()
+    Image.open(CAT).convert("RGB").resize((320, 240)).save(buffer, format="JPEG")
+    out = tab.yolo_detect_webcam(buffer.getvalue(), "yolo11n", 0.25, 0.7, 320, ALL, "32", False, None, lang="ko")
+    assert out[0].shape == (240, 320, 3)
 
 
 # ------------------------------------------------------------------ video
@@ -270,25 +413,15 @@ def write_video(path: Path, frames: int, fps: float, size=(320, 240), fourcc="mp
     return path
 
 
-def test_video_path_writes_a_playable_webm(tmp_path):
-    src = write_video(tmp_path / "clip.mp4", frames=6, fps=5)
-    out, table, info = Y.process_video(str(src), track=True, progress=no_progress)
-    assert out.endswith(".webm") and os.path.getsize(out) > 1000
-    cap = cv2.VideoCapture(out)
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    assert n == 6
-    assert cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 320
-    cap.release()
-    with open(out, "rb") as f:
-        assert f.read(4) == b"\x1a\x45\xdf\xa3"  # EBML header: WebM
-    assert table["data"] and max(row[2] for row in table["data"]) >= 1  # tracked objects counted
-    assert frames_said(info) == 6  # the info line counts the frames it processed
+def video(source, lang="ko", **settings):
+    args = dict(model_name="yolo11n", conf=compute.DEFAULT_CONF, iou=compute.DEFAULT_IOU,
+                imgsz=compute.DEFAULT_IMGSZ, classes=ALL, track=True)
+    args.update(settings)
+    return tab.yolo_detect_video(source, *args.values(), no_progress, lang=lang)
 
 
 def frames_said(info: str) -> int:
-    """The frame count of the video info line ("**6개 프레임** ..."; Korean for a call without a page)."""
+    """The frame count of the video info line ("**6개 프레임** ..." in Korean)."""
     found = re.findall(r"\*\*(\d+)개 프레임\*\*", info)
     assert len(found) == 1, info
     return int(found[0])
@@ -303,9 +436,45 @@ def frames_in(path: str) -> int:
     return count
 
 
+def test_video_path_writes_a_playable_webm(tmp_path):
+    src = write_video(tmp_path / "clip.mp4", frames=6, fps=5)
+    out, table, info = video(str(src))
+    assert out.endswith(".webm") and os.path.getsize(out) > 1000
+    assert frames_in(out) == 6
+    cap = cv2.VideoCapture(out)
+    assert cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 320
+    cap.release()
+    with open(out, "rb") as f:
+        assert f.read(4) == b"\x1a\x45\xdf\xa3"  # EBML header: WebM
+    assert table["headers"] == ["클래스", "한 프레임 최대", "추적한 개수"]
+    assert table["data"] and max(row[2] for row in table["data"]) >= 1  # tracked objects counted
+    assert all(has_hangul(row[0]) for row in table["data"])  # "사람 (person)"
+    assert frames_said(info) == 6  # the info line counts the frames it processed
+
+
+def test_video_counts_the_objects_bytetrack_numbered(tmp_path, detector):
+    """'tracked objects' per class = the distinct ByteTrack numbers a new tracker gives over the same frames."""
+    src = write_video(tmp_path / "clip.mp4", frames=5, fps=5)
+    _, table, _ = video(str(src), lang="en")
+    tracker, first_class = compute.new_tracker(), {}
+    cap = cv2.VideoCapture(str(src))
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        det = compute.detect_array(detector, np.ascontiguousarray(bgr[:, :, ::-1]), compute.DEFAULT_CONF,
+                                   compute.DEFAULT_IOU, compute.DEFAULT_IMGSZ, None, want_candidates=False)
+        for number, cls in zip(compute.track_ids(tracker, det).tolist(), det.classes.tolist()):
+            if number:
+                first_class.setdefault(number, cls)
+    cap.release()
+    expected = {detector.class_names[c]: list(first_class.values()).count(c) for c in set(first_class.values())}
+    assert {row[0]: row[2] for row in table["data"] if row[2]} == expected
+
+
 def test_video_frames_above_15_fps_are_skipped(tmp_path):
     src = write_video(tmp_path / "fast.mp4", frames=12, fps=30)
-    out, _, info = Y.process_video({"video": {"path": str(src)}}, classes=[], progress=no_progress)
+    out, _, info = video({"video": {"path": str(src)}}, classes=[])
     cap = cv2.VideoCapture(out)
     assert int(cap.get(cv2.CAP_PROP_FPS)) == 15
     cap.release()
@@ -315,47 +484,83 @@ def test_video_frames_above_15_fps_are_skipped(tmp_path):
 
 
 def test_bad_videos(tmp_path):
-    with pytest.raises(UserError):
-        Y.process_video(None, progress=no_progress)
+    def problem(source) -> str:
+        with pytest.raises(text.Problem) as info:
+            video(source, lang="en")
+        return info.value.message.key
+
+    assert problem(None) == "yolo_detect.video_missing"
     fake = tmp_path / "fake.mp4"
     fake.write_bytes(b"not a video at all" * 100)
-    with pytest.raises(UserError, match="not a video"):
-        Y.process_video(str(fake), progress=no_progress)
-    photo = tmp_path / "photo.mp4"
-    photo.write_bytes(CAT.read_bytes())
-    with pytest.raises(UserError):
-        Y.process_video(str(photo), progress=no_progress)
+    assert problem(str(fake)) == "yolo_detect.not_video"
+    still = tmp_path / "photo.mp4"
+    still.write_bytes(CAT.read_bytes())
+    assert problem(str(still)) in ("yolo_detect.single_frame", "yolo_detect.not_video")
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
-    with pytest.raises(UserError, match="empty"):
-        Y.process_video(str(empty), progress=no_progress)
+    assert problem(str(empty)) == "yolo_detect.video_empty"
     long = write_video(tmp_path / "long.mp4", frames=32, fps=1, size=(64, 48))  # 32 s
-    with pytest.raises(UserError, match="too long"):
-        Y.process_video(str(long), progress=no_progress)
+    assert problem(str(long)) == "yolo_detect.video_too_long"
 
 
-def test_webcam_stream_refreshes_panels_once_a_second(monkeypatch):
-    """The live stream sends the three 'inside YOLO' pictures at most once per PANEL_REFRESH_S, and the
-    annotated frame every time."""
-    import time
+# ------------------------------------------------------------------ the tab: its events and its opening
 
-    import gradio as gr
 
-    from tabs.yolo_detect import yolo_detect_live
+def build_tab():
+    from core.page import Page
+    from core.settings import Settings
 
-    monkeypatch.setattr(Y, "PANEL_REFRESH_S", 0.5)
-    frame = np.zeros((480, 640, 3), np.uint8)
-    first = yolo_detect_live(frame, state=None)
-    second = yolo_detect_live(frame, state=first[-1])
-    skip = type(gr.skip())
-    assert all(isinstance(panel, np.ndarray) and panel.ndim == 3 and max(panel.shape[:2]) == Y.PANEL_SIDE
-               for panel in first[3:6])
-    assert all(type(p) is skip for p in second[3:6])  # within the refresh time: no pictures sent
-    for result in (first, second):  # the annotated frame comes every time
-        assert isinstance(result[0], np.ndarray) and result[0].shape == frame.shape
-    time.sleep(0.6)
-    third = yolo_detect_live(frame, state=second[-1])
-    assert all(isinstance(panel, np.ndarray) for panel in third[3:6])  # refreshed after the refresh time
+    before = len(events.REGISTERED)
+    with gr.Blocks() as demo:
+        page = Page(Settings(), demo)
+        tab.build(page)
+    return demo, page, events.REGISTERED[before:]
+
+
+def test_the_tab_registers_its_events_with_their_kinds_and_warms_every_example():
+    demo, page, registered = build_tab()
+    kinds = {}
+    for record in registered:
+        kinds.setdefault(record.name, set()).add((record.kind.name, record.cache))
+    assert kinds["yolo_detect"] == {("model", True)}  # the button, a new photo, and the opening: one cache
+    assert kinds["yolo_detect_webcam"] == {("stream", False)}
+    assert kinds["yolo_detect_video"] == {("video", False)}
+    assert kinds["inside_yolo_from_page"] == {("model", False)}
+    for quick in ("show_where", "fall_back_to_server", "select_all", "select_none", "select_people_vehicles"):
+        assert kinds[quick] == {("quick", False)}, quick
+    api = {d.get("api_name") for d in demo.config["dependencies"]}
+    assert {"yolo_detect", "yolo_detect_webcam", "yolo_detect_video"} <= api
+    stream = next(fn for fn in demo.fns.values() if fn.api_name == "yolo_detect_webcam")
+    assert stream.concurrency_id == "stream" and stream.time_limit == events.KINDS["stream"].time_limit
+    photos = [str(p) for p in compute.example_photos()]
+    defaults = ("yolo11n", compute.DEFAULT_CONF, compute.DEFAULT_IOU, compute.DEFAULT_IMGSZ, compute.class_names(), "32")
+    assert [args for record, args in page.warm_calls if record.name == "yolo_detect"] == [(p, *defaults) for p in photos]
+    opening = [args for record, args in page.warm_calls if record.name == "on_open:yolo_detect"]
+    assert len(opening) == 1 and tuple(opening[0][2:]) == defaults  # (not opened yet, the photo, the defaults)
+    assert Path(opening[0][1]).read_bytes() == Path(photos[0]).read_bytes()  # the worked example: the first photo
+    assert tab.export_default_detector in page.warm_tasks
+
+
+def test_the_class_picker_shows_names_in_the_page_language_and_sends_english():
+    demo, _, _ = build_tab()
+    picker = next(c for c in demo.blocks.values() if getattr(c, "elem_id", None) == "yolo-classes")
+    labels = [label for label, _ in picker.choices]
+    assert [value for _, value in picker.choices] == compute.class_names() == picker.value
+    assert all(isinstance(label, gr.i18n.I18nData) for label in labels)
+    assert text.say("ko", labels[0].key) == "사람 (person)" and text.say("en", labels[0].key) == "person"
+
+
+def test_the_worked_example_is_computed_at_warm_up_and_then_served_from_the_cache(monkeypatch):
+    _, page, registered = build_tab()
+    page.warm_tasks.clear()  # the ONNX export is tested in tests/test_yolo_export.py
+    record, args = next((r, a) for r, a in page.warm_calls if r.name == "on_open:yolo_detect")
+    page.warm_calls[:] = [(record, args)]
+    assert page.warm_up()["failed"] == 0
+    calls = []
+    monkeypatch.setattr(compute, "detect_array", lambda *a, **k: calls.append(a))
+    annotated, counts, info, *_, opened = record.run(*args, lang="ko")
+    assert calls == [] and Path(annotated).is_file() and "후보" in info  # from the cache: no detection ran
+    assert opened is True and counts["headers"] == ["클래스", "개수"]
 
 
 # ------------------------------------------------------------------ the in-browser view: its server side
@@ -379,22 +584,24 @@ def installed_runtime(tmp_path, monkeypatch, detector):
 
 
 def test_browser_files_points_at_the_library_and_the_exported_detector(installed_runtime):
-    answer = Y.browser_files({"model": "yolo11n"})
+    answer = tab.browser_files({"model": "yolo11n", "lang": "en"})
     assert answer["ok"] is True and answer["model"] == "yolo11n"
     assert Path(answer["ort_dir"]) == installed_runtime
     model_file = Path(answer["model_file"])
     assert model_file.suffix == ".onnx" and model_file.parent == zoo.CACHE_DIR / "onnx"
     assert model_file.stat().st_size > 1_000_000  # yolo11n: about 10 MB of float32 weights
-    assert Y.browser_files({"model": "no-such-model"})["model"] == zoo.DEFAULT_YOLO  # API callers send anything
-    assert Y.browser_files(None)["model"] == zoo.DEFAULT_YOLO
+    assert tab.browser_files({"model": "no-such-model"})["model"] == zoo.DEFAULT_YOLO  # API callers send anything
+    assert tab.browser_files(None)["model"] == zoo.DEFAULT_YOLO
 
 
-def test_browser_files_without_the_library_offline_says_prefetch(tmp_path, monkeypatch):
+def test_browser_files_without_the_library_offline_says_prefetch_in_the_page_language(tmp_path, monkeypatch):
     monkeypatch.setenv("DLCLASS_CACHE_DIR", str(tmp_path))  # empty cache; DLCLASS_OFFLINE=1 in tests
-    answer = Y.browser_files({"model": "yolo11n"})
-    assert answer["ok"] is False and answer["reason"] == "library"
-    assert "python app.py --prefetch" in answer["message"]["ko"] and "오프라인" in answer["message"]["ko"]
-    assert "python app.py --prefetch" in answer["message"]["en"] and "offline" in answer["message"]["en"]
+    korean = tab.browser_files({"model": "yolo11n", "lang": "ko"})
+    assert korean["ok"] is False and korean["reason"] == "library"
+    assert "python app.py --prefetch" in korean["message"] and "오프라인" in korean["message"]
+    english = tab.browser_files({"model": "yolo11n", "lang": "en"})
+    assert "python app.py --prefetch" in english["message"] and "offline" in english["message"]
+    assert not has_hangul(english["message"])
 
 
 def test_browser_files_when_the_model_is_unavailable(installed_runtime, monkeypatch):
@@ -402,32 +609,22 @@ def test_browser_files_when_the_model_is_unavailable(installed_runtime, monkeypa
         raise models.ModelUnavailable(name, "offline")
 
     monkeypatch.setattr(models, "get", unavailable)
-    answer = Y.browser_files({"model": "yolo11s"})
+    answer = tab.browser_files({"model": "yolo11s", "lang": "en"})
     assert answer["ok"] is False and answer["reason"] == "model"
-    assert "--prefetch yolo11s" in answer["message"]["en"] and "--prefetch yolo11s" in answer["message"]["ko"]
+    assert "--prefetch yolo11s" in answer["message"] and not has_hangul(answer["message"])
 
 
 def png_data_url(frame: np.ndarray) -> str:
-    import base64
-    import io
-
     buffer = io.BytesIO()
     Image.fromarray(frame).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-class FakeRequest:
-    def __init__(self, language: str):
-        self.headers = {"accept-language": language}
-
-
 def test_inside_yolo_from_the_page_frame_is_the_photo_path_on_that_frame(frame):
-    import gradio as gr
-
     event = gr.EventData(None, {"image": png_data_url(frame)})
-    settings = ("yolo11n", 0.25, 0.7, 320, zoo.coco_names(), "16")
-    from_page = Y.inside_yolo_from_page(*settings, event, FakeRequest("en-US"))
-    expected = Y.yolo_detect(frame, *settings, False, None, FakeRequest("en-US"))
+    settings = ("yolo11n", 0.25, 0.7, 320, compute.class_names(), "16")
+    from_page = tab.inside_yolo_from_page(*settings, event, lang="en")
+    expected = tab.yolo_detect(frame, *settings, lang="en")
     assert len(from_page) == 6
     np.testing.assert_array_equal(from_page[0], expected[0])  # the same pixels reached the detector
     assert from_page[1] == expected[1] and len(from_page[1]["data"]) > 0
@@ -438,45 +635,41 @@ def test_inside_yolo_from_the_page_frame_is_the_photo_path_on_that_frame(frame):
 
 @pytest.mark.parametrize("data_url", [None, 12, "", "data:text/plain;base64,aGk=", "data:image/png,notbase64",
                                       "data:image/png;base64,@@@@", "data:image/png;base64,aGVsbG8="])
-def test_a_bad_frame_from_the_page_is_refused_in_the_page_language(data_url):
-    import gradio as gr
-
-    from core import text
-
-    with pytest.raises((gr.Error, UserError, text.Problem)) as info:
-        Y.inside_yolo_from_page("yolo11n", 0.25, 0.7, 320, None, "32", gr.EventData(None, {"image": data_url}),
-                                FakeRequest("en-US"))
-    assert "frame" in str(info.value) or "image" in str(info.value).lower()
+def test_a_bad_frame_from_the_page_is_refused(data_url):
+    with pytest.raises(text.Problem) as info:
+        tab.inside_yolo_from_page("yolo11n", 0.25, 0.7, 320, None, "32", gr.EventData(None, {"image": data_url}),
+                                  lang="en")
+    assert info.value.message.key in ("yolo_detect.bad_frame", "images.not_image")
 
 
 def test_fallback_switches_to_the_server_and_says_why_in_the_page_language():
-    import gradio as gr
-
     event = gr.EventData(None, {"reason": "model", "detail": "HTTP 404 for the model file"})
-    where, live, webcam, notice = Y.fall_back_to_server(event, FakeRequest("en-US,en;q=0.9"))
-    assert where == Y.WHERE_SERVER and live["visible"] is False and webcam["visible"] is True
+    where, live, webcam, notice = tab.fall_back_to_server(event, lang="en")
+    assert where == tab.WHERE_SERVER and live["visible"] is False and webcam["visible"] is True
     assert "model file could not be loaded" in notice["value"] and "HTTP 404" in notice["value"]
-    _, _, _, korean = Y.fall_back_to_server(event, FakeRequest("ko-KR"))
-    assert "모델 파일을 불러오지 못해" in korean["value"]
-    _, _, _, unknown = Y.fall_back_to_server(gr.EventData(None, {"reason": "<script>"}), FakeRequest("en"))
+    assert not has_hangul(notice["value"])
+    _, _, _, korean = tab.fall_back_to_server(event, lang="ko")
+    assert "모델 파일을 불러오지 못해" in korean["value"] and "could not be loaded" not in korean["value"]
+    _, _, _, unknown = tab.fall_back_to_server(gr.EventData(None, {"reason": "<script>"}), lang="en")
     assert "model file" in unknown["value"] and "<script>" not in unknown["value"]
-    _, _, _, simd = Y.fall_back_to_server(gr.EventData(None, {"reason": "no_simd"}), FakeRequest("en"))
+    _, _, _, simd = tab.fall_back_to_server(gr.EventData(None, {"reason": "no_simd"}), lang="en")
     assert "SIMD" in simd["value"]
 
 
 def test_where_radio_shows_one_view():
-    live, webcam = Y.show_where(Y.WHERE_SERVER)
+    live, webcam = tab.show_where(tab.WHERE_SERVER)
     assert live["visible"] is False and webcam["visible"] is True
-    live, webcam = Y.show_where(Y.WHERE_BROWSER)
+    live, webcam = tab.show_where(tab.WHERE_BROWSER)
     assert live["visible"] is True and webcam["visible"] is False
 
 
-def test_the_page_gets_every_word_and_class_name_it_uses():
-    props = Y.live_view_props()
-    js = "".join((Y.JS_DIR / name).read_text(encoding="utf-8") for name in ("yolo_live.mjs", "yolo_live_boot.js"))
+def test_the_page_gets_every_word_class_name_and_tracker_setting_it_uses():
+    props = tab.live_view_props()
+    js = "".join((tab.JS_DIR / name).read_text(encoding="utf-8")
+                 for name in ("yolo_live.mjs", "yolo_live_boot.js", "yolo_steps.mjs"))
     used = set(re.findall(r"(?:word|status)\('([a-z_]+)'", js))
-    used |= set(re.findall(r'data-word="([a-z_]+)"', Y.LIVE_TEMPLATE))
-    used |= {f"fallback_{reason}" for reason in Y.FALLBACK_REASONS} | {"fallback_page"}
+    used |= set(re.findall(r'data-word="([a-z_]+)"', tab.LIVE_TEMPLATE))
+    used |= {f"fallback_{reason}" for reason in tab.FALLBACK_REASONS} | {"fallback_page"}
     assert {"start", "privacy", "stages", "nms_line", "fallback_model"} <= used  # the scan found the words
     for lang in ("ko", "en"):
         missing = used - set(props["words"][lang])
@@ -485,13 +678,16 @@ def test_the_page_gets_every_word_and_class_name_it_uses():
         assert len(props["names"][lang]) == len(props["short_names"][lang]) == 80
     assert props["words"]["ko"]["start"] != props["words"]["en"]["start"]
     assert props["short_names"]["en"][0] == "person" and props["short_names"]["ko"][0] == "사람"
+    assert props["names"]["ko"][0] == "사람 (person)"
     assert props["defaults"]["classes"] == zoo.coco_names() and props["models"] == zoo.yolo_names()
+    used_settings = set(re.findall(r"s\.([a-z_]+_thresh|track_buffer)|settings\.(fuse_score)", js))
+    used_settings = {name for pair in used_settings for name in pair if name}
+    assert used_settings and used_settings <= set(props["tracker"]), used_settings
     assert Path(props["page_module"]).is_file() and props["page_module"].endswith(".mjs")
 
 
 def test_the_file_route_serves_the_page_folders_and_not_the_cache_around_them(tmp_path, monkeypatch, detector):
     import fastapi
-    import gradio as gr
     from fastapi.testclient import TestClient
 
     from core import webruntime
@@ -504,14 +700,15 @@ def test_the_file_route_serves_the_page_folders_and_not_the_cache_around_them(tm
         (folder / "served.txt").write_text("for the page")
     (tmp_path / "ultralytics" / "yolo11n.pt").write_text("weights: not for the page")
     (tmp_path / "npm" / "other-package.txt").write_text("not for the page")
-    Y.serve_page_files()
+    tab.serve_page_files()
     with gr.Blocks() as demo:
         gr.Markdown("x")
     client = TestClient(gr.mount_gradio_app(fastapi.FastAPI(), demo, path="/"))
     get = lambda path: client.get(f"/gradio_api/file={path}").status_code  # noqa: E731
     assert get(webruntime.folder() / "served.txt") == 200
     assert get(yolo_export.onnx_dir() / "served.txt") == 200
-    assert get(Y.JS_DIR / "yolo_steps.mjs") == 200
+    assert get(tab.JS_DIR / "yolo_steps.mjs") == 200
     assert get(tmp_path / "ultralytics" / "yolo11n.pt") == 403
     assert get(tmp_path / "npm" / "other-package.txt") == 403
-    assert get(Y.JS_DIR.parent / "lessons" / "yolo_detect.en.md") == 403
+    assert get(ROOT / "lessons" / "yolo_detect" / "note.en.md") == 403
+    assert get(ROOT / "lessons" / "yolo_detect" / "compute.py") == 403

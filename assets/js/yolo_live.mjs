@@ -4,16 +4,17 @@
 // Start: check WebAssembly SIMD -> ask the server where onnxruntime-web and the detector's ONNX file are
 // (it exports the file on first use) -> load the library (WebGPU when the browser gives an adapter, else
 // WASM SIMD in a worker) and the model -> open the camera -> loop: mirrored frame -> letterbox -> network
-// -> candidates, NMS, tracker (yolo_steps.mjs) -> boxes drawn on a canvas over the mirrored video.
+// -> candidates, NMS, ByteTrack (yolo_steps.mjs, the server's tracker) -> boxes drawn on a canvas over the
+// mirrored video.
 // When the library or the model cannot be loaded, or SIMD is missing, the page says so and hands over to
 // the server path (the tab's Gradio webcam stream).
 //
 // The tab's controls reach the running detector through window.dlclassYoloSettings (written by the
-// controls' browser-side listeners in tabs/yolo_detect.py), read again for every frame.
+// controls' browser-side listeners in lessons/yolo_detect/tab.py), read again for every frame.
 // Tests read window.__dlclassYoloDebug: the last frame's pixels and what was found in it.
 
 // The steps module with this module's own version query, so one app update never mixes two versions.
-const { letterbox, detect, IouTracker } = await import(
+const { letterbox, detect, ByteTracker } = await import(
   new URL(`./yolo_steps.mjs${new URL(import.meta.url).search}`, import.meta.url).href);
 
 // The smallest module using a SIMD instruction (the wasm-feature-detect probe): valid only with SIMD.
@@ -65,7 +66,7 @@ class LiveView {
     this.session = null;
     this.loadedModel = null;
     this.switching = null;
-    this.tracker = new IouTracker();
+    this.tracker = null;  // a ByteTracker while tracking is on; a new one for each start, model and switch-on
     this.timings = null;
     this.fps = null;
     this.lastFrameAt = null;
@@ -120,9 +121,9 @@ class LiveView {
   // ---------------------------------------------------------------- loading
 
   async files(model) {
-    const answer = await this.server.browser_files({ model });
+    const answer = await this.server.browser_files({ model, lang: this.lang });
     if (!answer || !answer.ok) {
-      const message = answer && answer.message ? answer.message[this.lang] || answer.message.en : 'no answer';
+      const message = answer && answer.message ? String(answer.message) : 'no answer';
       const error = new Error(message);
       error.reason = (answer && answer.reason) || 'library';
       throw error;
@@ -199,7 +200,7 @@ class LiveView {
       this.role('backend').textContent = this.backendText();
       this.status(null);
       this.running = true;
-      this.tracker = new IouTracker();
+      this.tracker = null;
       this.loop();
     } finally {
       this.starting = false;
@@ -238,7 +239,7 @@ class LiveView {
       const session = await this.loadSession(answer.model_file);
       this.session = session;
       this.loadedModel = answer.model;
-      this.tracker = new IouTracker();
+      this.tracker = null;  // numbers start again with the new detector
       this.role('backend').textContent = this.backendText();
     } catch (error) {
       this.fallBack('model', String(error.message || error));
@@ -291,25 +292,31 @@ class LiveView {
     const output = outputs[session.outputNames[0]];
     const t2 = performance.now();
     const found = detect(output.data, output.dims, settings, h, w, shape.inH, shape.inW);
-    const ids = settings.track ? this.tracker.update(found.boxes, found.classes) : null;
     const t3 = performance.now();
-    this.draw(found, ids, w, h);
+    if (!settings.track) this.tracker = null;
+    else if (!this.tracker) this.tracker = new ByteTracker(this.props.tracker);
+    const ids = this.tracker ? this.tracker.update(found.boxes, found.scores, found.classes) : null;
     const t4 = performance.now();
-    this.measure({ pre: t1 - t0, infer: t2 - t1, nms: t3 - t2, draw: t4 - t3 });
+    const labels = this.draw(found, ids, w, h);
+    const t5 = performance.now();
+    this.measure({ pre: t1 - t0, infer: t2 - t1, nms: t3 - t2, track: t4 - t3, draw: t5 - t4 });
     if (this.statusKey === 'frame_failed') this.status(null);  // the problem has passed
     this.latest = { rgba, w, h, found, ids, settings, shape };
     window.__dlclassYoloDebug = {
       width: w, height: h, rgba, imgsz: settings.imgsz, conf: settings.conf, iou: settings.iou,
       input_hw: [shape.inH, shape.inW], candidates: found.candidates, model: this.loadedModel,
       backend: this.runtime.backend, frames: (window.__dlclassYoloDebug?.frames || 0) + 1,
-      detections: found.boxes.map((box, k) => ({ box, score: found.scores[k], cls: found.classes[k], id: ids ? ids[k] : null })),
+      detections: found.boxes.map((box, k) => ({
+        box, score: found.scores[k], cls: found.classes[k], id: ids ? ids[k] : null, label: labels[k] })),
     };
-    if (t4 - this.lastStatsAt > STATS_EVERY_MS) {
-      this.lastStatsAt = t4;
+    if (t5 - this.lastStatsAt > STATS_EVERY_MS) {
+      this.lastStatsAt = t5;
       this.showStats(found, w, h, shape);
     }
   }
 
+  // The boxes and their tags (class name in the page's language, confidence, track number) on the canvas;
+  // returns the tags drawn.
   draw(found, ids, w, h) {
     const canvas = this.overlay;
     if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
@@ -320,19 +327,20 @@ class LiveView {
     ctx.font = `bold ${size}px "Noto Sans KR", "Noto Sans CJK KR", "Malgun Gothic", sans-serif`;
     ctx.textBaseline = 'top';
     const names = this.props.short_names[this.lang] || this.props.short_names.en;
-    found.boxes.forEach((box, k) => {
+    return found.boxes.map((box, k) => {
       const [x1, y1, x2, y2] = box;
-      const color = colorFor(ids ? ids[k] : found.classes[k]);
+      const color = colorFor(ids && ids[k] ? ids[k] : found.classes[k]);
       ctx.strokeStyle = color;
       ctx.lineWidth = line;
       ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
-      const label = `${names[found.classes[k]]} ${found.scores[k].toFixed(2)}${ids ? ` #${ids[k]}` : ''}`;
+      const label = `${names[found.classes[k]]} ${found.scores[k].toFixed(2)}${ids && ids[k] ? ` #${ids[k]}` : ''}`;
       const tw = ctx.measureText(label).width + 8, th = size + 6;
       const top = y1 - th >= 0 ? y1 - th : y1;
       ctx.fillStyle = color;
       ctx.fillRect(x1, top, tw, th);
       ctx.fillStyle = '#000';
       ctx.fillText(label, x1 + 4, top + 3);
+      return label;
     });
   }
 
@@ -360,7 +368,8 @@ class LiveView {
       <div class="yl-figures">
         <div><b data-stat="fps">${this.fps === null ? '–' : this.fps.toFixed(1)}</b> ${escapeHtml(this.word('fps'))}</div>
         <div data-stat="stages">${escapeHtml(this.word('stages', {
-          pre: t.pre.toFixed(1), infer: t.infer.toFixed(1), nms: t.nms.toFixed(1), draw: t.draw.toFixed(1) }))}</div>
+          pre: t.pre.toFixed(1), infer: t.infer.toFixed(1), nms: t.nms.toFixed(1), track: t.track.toFixed(1),
+          draw: t.draw.toFixed(1) }))}</div>
         <div data-stat="nms">${escapeHtml(this.word('nms_line', {
           before: found.candidates, after: found.boxes.length, conf: this.latest?.settings.conf.toFixed(2) ?? '',
           iou: this.latest?.settings.iou.toFixed(2) ?? '' }))}</div>

@@ -1,8 +1,9 @@
-"""YOLO tab in Chromium: the server path's streaming webcam with Chromium's fake camera (a y4m clip written
-here), a photo from the examples, and a video whose annotated result must play in the page. The in-browser
-webcam view is tested in test_yolo_live_browser.py."""
+"""YOLO tab in Chromium: the worked example right after the tab opens (both locales), the server path's
+streaming webcam with Chromium's fake camera (a y4m clip written here), another example photo, and a video whose
+annotated result must play in the page. The in-browser webcam view is tested in test_yolo_live_browser.py."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
@@ -40,6 +41,12 @@ COUNT_FRAMES_JS = """
 """
 
 
+def open_webcam_tab(page) -> None:
+    """The webcam part of the tab (the photo part is open first, with its worked example)."""
+    page.locator(f"#tab-{TAB_ID}").get_by_role("tab", name=re.compile("Webcam|웹캠")).click()
+    page.wait_for_selector("#yolo-where", state="visible")
+
+
 def write_y4m(path: Path, frames: int = 20, size=(640, 480), fps: int = 15) -> Path:
     """A small raw YUV 4:2:0 clip for --use-file-for-fake-video-capture: the cat photo sliding sideways."""
     w, h = size
@@ -72,9 +79,36 @@ def camera_page(playwright_instance, app_url, tmp_path):
     browser.close()
 
 
+@pytest.mark.parametrize("lang, words", [
+    ("ko", {"class": "사람 (person)", "info": "후보", "picker": "사람 (person)", "tab": "사진"}),
+    ("en", {"class": "person", "info": "candidates", "picker": "person", "tab": "Photo"}),
+])
+def test_the_tab_opens_with_its_worked_example(request, screenshots, lang, words):
+    """Right after the tab opens, before any click: the first example photo, its detections (class names in the
+    page's language), the counts, the info line and the grid and NMS pictures."""
+    page = request.getfixturevalue(f"page_{lang}")
+    open_tab(page, TAB_ID)
+    page.wait_for_selector("#yolo-annotated img", timeout=90_000)
+    page.wait_for_function(f"document.querySelector('#yolo-info').innerText.includes('{words['info']}')",
+                           timeout=60_000)
+    assert page.locator("#yolo-photo img").first.is_visible()  # the photo the result belongs to
+    for panel in ("#yolo-grid img", "#yolo-before img", "#yolo-after img"):
+        assert page.locator(panel).count() == 1
+    counts = page.locator("#yolo-counts").inner_text()
+    assert words["class"] in counts  # the test zoo's random YOLO finds "person" boxes
+    selected = page.locator(f"#tab-{TAB_ID}").get_by_role("tab", selected=True).all_inner_texts()
+    assert any(words["tab"] in t for t in selected)
+    if lang == "en":
+        assert "사람" not in counts and "사람" not in page.locator("#yolo-info").inner_text()
+    shot(page, screenshots, f"yolo_detect_open_{lang}")
+    page.get_by_text(re.compile("찾을 클래스|Classes to find")).click()  # the class picker, in the page's language
+    page.locator("#yolo-classes").get_by_text(words["picker"], exact=True).wait_for(state="visible", timeout=10_000)
+
+
 def test_webcam_stream_shows_annotated_frames(camera_page, screenshots):
     page = camera_page
     open_tab(page, TAB_ID)
+    open_webcam_tab(page)
     page.locator("#yolo-where input[value=server]").click()  # the browser view is the default; this is the server path
     webcam = page.locator("#yolo-webcam")
     webcam.wait_for(state="visible")
@@ -97,7 +131,7 @@ def test_webcam_stream_shows_annotated_frames(camera_page, screenshots):
     print(f"\n[yolo_detect] annotated webcam frames received by the browser: {frames} in {seconds} s "
           f"= {frames / seconds:.1f} FPS ({page.evaluate('window.__yoloSeen.size')} frames since Record)")
     info = page.locator("#yolo-info").inner_text()
-    assert "inference" in info and "candidates" in info
+    assert "inference" in info and "candidates" in info and "ByteTrack" in info  # the session's tracker numbers
     counts = page.locator("#yolo-counts").inner_text()
     assert "person" in counts  # the test zoo's random YOLO finds "person" boxes on the clip
     for panel in ("#yolo-grid img", "#yolo-before img", "#yolo-after img"):
@@ -105,18 +139,21 @@ def test_webcam_stream_shows_annotated_frames(camera_page, screenshots):
     shot(page, screenshots, "yolo_detect_webcam_en")
 
 
-def test_photo_example_in_korean(page_ko, screenshots):
+def test_another_example_photo_in_korean(page_ko, screenshots):
     page = page_ko
     open_tab(page, TAB_ID)
-    page.locator(f"#tab-{TAB_ID}").get_by_role("tab", name="사진").click()
-    page.locator(f"#tab-{TAB_ID} .gallery-item, #tab-{TAB_ID} [data-testid='examples'] button").first.click()
-    page.wait_for_selector("#yolo-photo img", timeout=30_000)
-    page.locator("#yolo-run").click()
-    page.wait_for_selector("#yolo-annotated img", timeout=90_000)
+    page.wait_for_function("document.querySelector('#yolo-info').innerText.includes('후보')", timeout=90_000)
+    first = page.locator("#yolo-annotated img").get_attribute("src")
+    examples = page.locator(f"#tab-{TAB_ID} .gallery-item, #tab-{TAB_ID} [data-testid='examples'] button")
+    examples.nth(1).click()  # the cat: the photo changes, and its (cached) detections replace the first ones
+    page.wait_for_function(f"document.querySelector('#yolo-annotated img').src !== {first!r}", timeout=60_000)
     page.wait_for_function("document.querySelector('#yolo-info').innerText.includes('후보')", timeout=60_000)
     info = page.locator("#yolo-info").inner_text()
     assert "추론" in info and "남은 상자" in info
-    assert "받는 프레임" not in info  # photos carry no frame-rate state between clicks
+    assert "받는 프레임" not in info and "inference" not in info  # no frame rate for a photo; one language
+    assert "사람 (person)" in page.locator("#yolo-counts").inner_text()
+    page.locator("#yolo-run").click()  # the button asks the same question: the same answer
+    page.wait_for_timeout(1500)
     assert page.locator("#yolo-after img").count() == 1
     shot(page, screenshots, "yolo_detect_photo_ko")
 

@@ -1,11 +1,12 @@
 """The webcam view that runs YOLO inside the browser (assets/js/yolo_live.mjs, onnxruntime-web), in Chromium:
 
-- the page's steps around the network (letterbox, candidates, NMS, box scaling, tracker) against
-  ultralytics and the lesson's Python on the same numbers;
+- the page's steps around the network (letterbox, candidates, NMS, box scaling, ByteTrack and its assignment)
+  against ultralytics, lap and the lesson's Python on the same numbers;
 - the boxes the page draws on a frame of Chromium's fake camera against the boxes ultralytics computes in
   Python for the same frame pixels and the same model (the test zoo's YOLO11n; the page runs its ONNX export);
 - the controls of the tab reaching the running detector at once;
 - the fallback to the server path when the model file cannot be loaded;
+- the tags drawn on the canvas in the page's language (Korean class names on a Korean page);
 - screenshots of the running view in Korean and English.
 
 The real onnxruntime-web is used: the module fixture obtains it the way the app does (core.webruntime:
@@ -14,14 +15,17 @@ the npm registry's tarball, checked against the pinned hash), or uses the cache 
 from __future__ import annotations
 
 import base64
+import re
 
 import numpy as np
 import pytest
 import torch
 
+from bench.bench_yolo_detect import simulated_detections
 from core import models, text, webruntime
-from tabs import yolo_detect as Y
-from tests.browser.test_yolo_detect_browser import write_y4m
+from core.zoo import yolo as zoo
+from lessons.yolo_detect import compute, tab
+from tests.browser.test_yolo_detect_browser import open_webcam_tab, write_y4m
 from tests.conftest import launch_chromium, open_tab, shot
 
 TAB_ID = "yolo_detect"
@@ -30,7 +34,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module", autouse=True)
 def onnxruntime_web():
-    """The real library, as `python app.py --prefetch` gets it (CI downloads it here; later runs use the cache)."""
+    """The real library, as `python app.py --prefetch` gets it (CI downloads it here; later runs use the cache).
+    (Ultralytics is prepared first: the tests below import its modules, and its switches are read at import.)"""
+    zoo.prepare_library()
     try:
         return webruntime.ensure(download=True)
     except text.Problem as problem:
@@ -38,7 +44,7 @@ def onnxruntime_web():
 
 
 def steps_url(app_url: str) -> str:
-    return f"{app_url}gradio_api/file={Y.JS_DIR / 'yolo_steps.mjs'}"
+    return f"{app_url}gradio_api/file={tab.JS_DIR / 'yolo_steps.mjs'}"
 
 
 def run_steps(page, app_url: str, body: str, arg):
@@ -125,24 +131,68 @@ def test_nms_is_the_lessons_nms(page_en, app_url):
     for threshold in (0.3, 0.5, 0.7, 0.9):
         ours = run_steps(page_en, app_url, "(steps, a) => steps.nms(a.boxes, a.scores, a.classes, a.t)",
                          {"boxes": boxes, "scores": scores, "classes": classes, "t": threshold})
-        assert ours == Y.nms_with_owners(np.array(boxes), np.array(scores), np.array(classes), threshold)[0].tolist()
+        assert ours == compute.nms_with_owners(np.array(boxes), np.array(scores), np.array(classes), threshold)[0].tolist()
 
 
-def test_tracker_numbers_like_the_lessons_tracker(page_en, app_url):
-    rng = np.random.default_rng(3)
-    frames = []
-    base = rng.uniform(0, 400, (6, 2))
-    for step in range(12):  # boxes that drift, vanish for a while and come back, change class once
-        keep = rng.random(6) > 0.25
-        xy = base[keep] + step * 3
-        boxes = np.concatenate([xy, xy + 50], axis=1)
-        classes = (np.arange(6)[keep] % 2 + (step == 7)).tolist()
-        frames.append((boxes.tolist(), classes))
-    ours = run_steps(page_en, app_url, """(steps, frames) => {
-        const tracker = new steps.IouTracker(0.3, 2);
-        return frames.map(([boxes, classes]) => tracker.update(boxes, classes)); }""", frames)
-    tracker = Y.IouTracker(match_iou=0.3, max_missed=2)
-    assert ours == [tracker.update(np.array(b), np.array(c)).tolist() for b, c in frames]
+def test_assignment_is_laps_with_its_cost_limit(page_en, app_url):
+    """The page's linearAssignment pairs what lap.lapjv(cost, extend_cost=True, cost_limit) pairs (ultralytics'
+    call): the same matches, the same unpaired rows and columns."""
+    import lap
+
+    rng = np.random.default_rng(4)
+    cases = []
+    for _ in range(60):
+        n, m = (int(v) for v in rng.integers(0, 9, 2))
+        cases.append((rng.random((n, m)).tolist(), float(rng.uniform(0.2, 1.0)), m))
+    ours = run_steps(page_en, app_url, """(steps, cases) => cases.map(([cost, limit, columns]) =>
+        steps.linearAssignment(cost, limit, columns))""", cases)
+    for (cost, limit, columns), answer in zip(cases, ours):
+        matrix = np.array(cost, dtype=np.float64).reshape(len(cost), columns)
+        if matrix.size == 0:  # nothing to pair: every row and every column stays unpaired
+            assert answer == {"matches": [], "rows": list(range(len(cost))), "cols": list(range(columns))}
+            continue
+        _, x, y = lap.lapjv(matrix, extend_cost=True, cost_limit=limit)
+        assert answer["matches"] == [[i, int(j)] for i, j in enumerate(x) if j >= 0]
+        assert answer["rows"] == np.flatnonzero(x < 0).tolist() and answer["cols"] == np.flatnonzero(y < 0).tolist()
+
+
+def weak_and_gone(rng: np.random.Generator, frames: int = 80) -> list[tuple]:
+    """Boxes that weaken below the strong threshold (ByteTrack's second stage), vanish for longer than the track
+    buffer and come back, appear next to each other, and one that changes class."""
+    out = []
+    for t in range(frames):
+        boxes, scores, classes = [], [], []
+        for k in range(5):
+            if 20 + 10 * k <= t < 55 + 10 * k and k % 2:  # gone for 35 frames (more than track_buffer = 30)
+                continue
+            x, y = 40 + 110 * k + 4 * t * (-1) ** k, 100 + 20 * k + 2 * t
+            boxes.append([x, y, x + 80 + 5 * k, y + 150])
+            scores.append(float(rng.uniform(0.12, 0.24) if (t + k) % 7 == 0 else rng.uniform(0.3, 0.95)))
+            classes.append(k if not (k == 2 and t > 40) else 7)
+        out.append((np.asarray(boxes, np.float32).reshape(-1, 4) + rng.normal(0, 1.5, (len(boxes), 4)).astype(np.float32),
+                    np.asarray(scores, np.float32), np.asarray(classes), None))
+    return out
+
+
+def test_bytetrack_numbers_the_boxes_as_ultralytics_does(page_en, app_url):
+    """The page's ByteTracker and ultralytics' BYTETracker (the server's, through compute.track_ids) give every
+    box of every frame the same number, with the same settings (ultralytics' bytetrack.yaml)."""
+    sequences = [simulated_detections(kind, np.random.default_rng(seed), frames=60)
+                 for kind in ("pan", "crossing", "fast") for seed in range(3)]
+    sequences += [weak_and_gone(np.random.default_rng(seed)) for seed in range(3)]
+    for frames in sequences:
+        tracker, expected = compute.new_tracker(), []
+        for boxes, scores, classes, _ in frames:
+            det = compute.Detection.empty((480, 640), (480, 640))
+            det.boxes, det.scores, det.classes = boxes, scores, classes
+            expected.append(compute.track_ids(tracker, det).tolist())
+        ours = run_steps(page_en, app_url, """(steps, a) => {
+            const tracker = new steps.ByteTracker(a.settings);
+            return a.frames.map(([boxes, scores, classes]) => tracker.update(boxes, scores, classes)); }""",
+            {"settings": compute.tracker_settings(),
+             "frames": [(b.tolist(), s.tolist(), c.tolist()) for b, s, c, _ in frames]})
+        assert ours == expected
+    assert max(max(ids, default=0) for ids in expected) > 5  # new numbers were given along the way
 
 
 # ------------------------------------------------------------------ the live view with the fake camera
@@ -169,6 +219,7 @@ def camera_page(browser, app_url, locale: str):
     page.wait_for_selector("#app-header", timeout=60_000)
     page.on("console", lambda message: message.type == "error" and print(f"[console] {message.text[:300]}"))
     open_tab(page, TAB_ID)
+    open_webcam_tab(page)
     page.wait_for_selector("#yolo-live [data-role=start]:not([disabled])")  # the page code listens
     return page
 
@@ -202,7 +253,7 @@ def page_and_python_agree(page, detector, imgsz: int) -> int:
     assert len(found) == len(expected) > 0, (imgsz, len(found), len(expected))
     unused = list(range(len(expected)))
     for box, cls in found:  # box for box: the same class and IoU >= 0.9 with a box not matched yet
-        overlaps = [(Y.pairwise_iou(np.array([box]), np.array([expected[j][0]]))[0, 0], j) for j in unused
+        overlaps = [(compute.pairwise_iou(np.array([box]), np.array([expected[j][0]]))[0, 0], j) for j in unused
                     if expected[j][1] == cls]
         best, j = max(overlaps, default=(0.0, None))
         assert best >= 0.9, (imgsz, box, cls, best)
@@ -220,6 +271,8 @@ def test_page_boxes_equal_ultralytics_on_the_same_frame_and_controls_apply_at_on
     live = page.locator("#yolo-live").inner_text()
     assert "frames per second" in live and "inference" in live and "Before NMS" in live and "WebAssembly" in live
     assert "person" in page.locator("#yolo-live [data-stat=counts]").inner_text()
+    labels = page.evaluate("window.__dlclassYoloDebug.detections.map(d => d.label)")
+    assert any(label.startswith("person ") for label in labels) and not any(re.search("[가-힣]", l) for l in labels)
     shot(page, screenshots, "yolo_live_en")
     # The input size radio reaches the running detector (no restart): the page letterboxes to 640 now.
     page.locator("#yolo-imgsz").get_by_text("640", exact=True).click()
@@ -245,7 +298,12 @@ def test_live_view_in_korean(camera_browser, app_url, screenshots):
     page.wait_for_function("document.querySelector('#yolo-live [data-stat=counts]') !== null")
     live = page.locator("#yolo-live").inner_text()
     assert "초당 프레임" in live and "추론" in live and "NMS 전 후보" in live
-    assert "사람" in page.locator("#yolo-live [data-stat=counts]").inner_text()  # COCO names in Korean
+    assert "사람 (person)" in page.locator("#yolo-live [data-stat=counts]").inner_text()  # COCO names in Korean
+    # The tags drawn on the canvas: the Korean class name, the confidence and (from the second frame) the number.
+    page.wait_for_function("window.__dlclassYoloDebug.detections.some(d => d.id > 0)", timeout=60_000)
+    labels = page.evaluate("window.__dlclassYoloDebug.detections.map(d => d.label)")
+    assert labels and all(re.fullmatch(r"\S+ \d\.\d\d( #\d+)?", label) for label in labels), labels
+    assert any(re.fullmatch(r"사람 \d\.\d\d #\d+", label) for label in labels), labels
     # One frame to the server path, for the "inside YOLO" pictures: the same counts as the page on that frame.
     page.locator("#yolo-live [data-role=snapshot]").click()
     page.wait_for_selector("#yolo-after img", timeout=90_000)
@@ -263,6 +321,7 @@ def test_browser_without_wasm_simd_falls_back_to_the_server_path(camera_browser,
     page.goto(app_url)
     page.wait_for_selector("#app-header", timeout=60_000)
     open_tab(page, TAB_ID)
+    open_webcam_tab(page)
     page.locator("#yolo-live [data-role=start]:not([disabled])").click()
     notice = page.locator("#yolo-notice")
     notice.wait_for(state="visible", timeout=60_000)
