@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 import lessons
-from core import memory, models, outputs, text, ui
+from core import memory, models, outputs, text, theme
 from core.page import Page
 from core.settings import Settings, from_args
 
@@ -28,13 +27,6 @@ TEXT = text.table("app", {
 })
 
 
-def _lesson_or_old_tab(lesson_id: str):
-    """A lesson folder, or (until every lesson has moved to lessons/) the old tabs/<id>.py module."""
-    if (lessons.HERE / lesson_id / "tab.py").is_file():
-        return lessons.load(lesson_id)
-    return importlib.import_module(f"tabs.{lesson_id}")
-
-
 def build_app(settings: Settings | None = None) -> tuple[gr.Blocks, Page]:
     settings = settings or Settings()
     outputs.register_static_dir()
@@ -42,29 +34,15 @@ def build_app(settings: Settings | None = None) -> tuple[gr.Blocks, Page]:
         page = Page(settings, demo)
         gr.Markdown(TEXT.ui("header"), elem_id="app-header")
         with gr.Tabs():
-            for index, lesson_id in enumerate(lessons.LESSON_IDS):
-                lesson = _lesson_or_old_tab(lesson_id)
-                if isinstance(lesson, lessons.Lesson):
-                    note = text.table(lesson_id, {"lesson_note": lesson.note})
-                    with gr.Tab(lesson.text.ui("title"), id=lesson_id, elem_id=f"tab-{lesson_id}") as tab:
-                        page.tab, page.tab_is_first = tab, index == 0
-                        gr.Markdown(note.ui("lesson_note"), elem_classes=["lesson-note"])
-                        lesson.tab.build(page)
-                else:  # an old-style tab module (moving to lessons/)
-                    from core import i18n
-
-                    with gr.Tab(i18n.t(lesson.TITLE), id=lesson.TAB_ID, elem_id=f"tab-{lesson.TAB_ID}"):
-                        gr.Markdown(i18n.lesson_note(lesson.TAB_ID), elem_classes=["lesson-note"])
-                        lesson.build()
-    demo.queue(default_concurrency_limit=4, max_size=512)
-    ui.harden(demo)
+            for index, lesson in enumerate(lessons.load_all()):
+                note = text.table(lesson.id, {"lesson_note": lesson.note})
+                with gr.Tab(lesson.text.ui("title"), id=lesson.id, elem_id=f"tab-{lesson.id}") as tab:
+                    page.tab, page.tab_is_first = tab, index == 0
+                    gr.Markdown(note.ui("lesson_note"), elem_classes=["lesson-note"])
+                    lesson.tab.build(page)
+    # Every event has its own queue (core.events.KINDS); the queue holds at most 512 waiting events.
+    demo.queue(max_size=512)
     return demo, page
-
-
-def translations() -> gr.I18n:
-    from core import i18n
-
-    return gr.I18n(ko={**i18n.KO, **text.KO}, en={**i18n.EN, **text.EN})
 
 
 def launch_kwargs(settings: Settings) -> dict:
@@ -72,9 +50,9 @@ def launch_kwargs(settings: Settings) -> dict:
         server_name=settings.host,
         server_port=settings.port,
         share=settings.share,
-        i18n=translations(),
-        theme=ui.theme(),
-        css=ui.css(),
+        i18n=text.build_i18n(),
+        theme=theme.theme(),
+        css=theme.css(),
         max_file_size="50mb",
         footer_links=["api", "settings"],
         show_error=True,

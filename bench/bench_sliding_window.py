@@ -6,7 +6,7 @@ position, checking it against torch, building the figure with all frames, and th
 from __future__ import annotations
 
 from bench.common import median_ms, row
-from tabs import sliding_window as sw
+from lessons.sliding_window import tab as sw
 
 TAB = "sliding_window"
 
@@ -25,7 +25,7 @@ SETTINGS = {
 
 def _send(setting: dict) -> int:
     """One call as the server runs it, including the JSON Gradio sends: returns the figure's size."""
-    fig, _text, _gallery = sw.conv_steps(**setting)
+    fig, _text, _strip = sw.conv_steps(**setting)
     return len(fig.to_json().encode("utf-8"))
 
 

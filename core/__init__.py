@@ -1,1 +1,1 @@
-"""Shared building blocks of the app: the model loader, the image input, i18n and drawing helpers."""
+"""Shared building blocks of the app: events, text, the model loader, the image input, outputs, memory, drawing."""

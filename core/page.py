@@ -71,7 +71,7 @@ class Page:
             parameters.append(inspect.Parameter("lang", inspect.Parameter.KEYWORD_ONLY, default=text.DEFAULT_LANG))
         open_once.__signature__ = inspect.Signature(parameters)
         open_once.__wrapped_event__ = fn  # for the bench: the lesson's own function
-        open_once.__qualname__ = f"on_open:{getattr(fn, '__qualname__', fn)}"
+        open_once.__qualname__ = getattr(fn, "__qualname__", "on_open")  # the lesson's name, in logs and tests
 
         triggers = [self.tab.select] if self.tab is not None else []
         if self.tab is None or self.tab_is_first:

@@ -162,16 +162,12 @@ def open_tab(page, tab_id: str) -> None:
     if button.count() and button.first.is_visible():
         button.first.click()
     else:
-        from core import i18n, text
+        from core import text
 
         title_key = f"{tab_id}.title"
         page.locator(".overflow-menu button").first.click()
-        try:  # a lesson folder registers its words when its text module is imported
-            importlib.import_module(f"lessons.{tab_id}.text")
-        except ModuleNotFoundError:
-            importlib.import_module(f"tabs.{tab_id}")
-        words = (text.KO, text.EN) if title_key in text.KO else (i18n.KO, i18n.EN)
-        titles = [words[0][title_key], words[1][title_key]]
+        importlib.import_module(f"lessons.{tab_id}.text")  # registers the lesson's words
+        titles = [text.KO[title_key], text.EN[title_key]]
         page.locator(".overflow-dropdown button").filter(
             has_text=re.compile("|".join(re.escape(t) for t in titles))).first.click()
     page.wait_for_selector(f"#tab-{tab_id}", state="visible")

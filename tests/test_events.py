@@ -273,8 +273,9 @@ def test_every_event_of_the_app_is_registered_through_the_helper():
     for block_fn in demo.fns.values():
         if block_fn.fn is None:
             continue  # browser-only events (js)
-        assert getattr(block_fn.fn, "__dlclass_event__", False) or block_fn.fn.__module__.startswith("tabs."), (
-            block_fn.name, block_fn.fn)
+        if getattr(block_fn.fn, "__module__", "").startswith("gradio."):
+            continue  # Gradio's own (gr.Examples filling its inputs, a new session's set-up)
+        assert getattr(block_fn.fn, "__dlclass_event__", False), (block_fn.name, block_fn.fn)
 
 
 def test_a_cache_key_function_separates_answers_that_depend_on_more_than_the_inputs():
