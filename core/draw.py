@@ -62,7 +62,7 @@ def put_label(image_rgb: np.ndarray, text: str, origin: tuple[int, int], scale: 
         return image_rgb
     from PIL import Image, ImageDraw
 
-    font = hangul_font(max(10, round(30 * scale)))  # OpenCV's simplex font at scale 1 is about 30 px tall
+    font = hangul_font(_font_px(scale))
     x, y = origin
     left, top, right, bottom = font.getbbox(text, anchor="ls")
     pad = 3
@@ -75,6 +75,19 @@ def put_label(image_rgb: np.ndarray, text: str, origin: tuple[int, int], scale: 
                                stroke_width=max(1, round(scale * 2)), stroke_fill=tuple(background))
     image_rgb[y0:y1, x0:x1] = np.asarray(patch)
     return image_rgb
+
+
+def _font_px(scale: float) -> int:
+    return max(10, round(30 * scale))  # OpenCV's simplex font at scale 1 is about 30 px tall
+
+
+def label_size(text: str, scale: float = 0.5) -> tuple[int, int, int]:
+    """(width, height above the baseline, depth below it) of `text` as `put_label` draws it."""
+    if text.isascii():
+        (width, height), depth = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, round(scale * 2)))
+        return width, height, depth
+    left, top, right, bottom = hangul_font(_font_px(scale)).getbbox(text, anchor="ls")
+    return right - left, -top, bottom
 
 
 # Fonts with Hangul, in the order we look for them: Debian's fonts-noto-cjk (the tests' machine; on a

@@ -173,7 +173,7 @@ def test_a_korean_tag_is_drawn_with_a_hangul_font():
     height, baseline = view._tag_geometry("사람", scale)
     tag = drawn[200 - height:200, 40:]
     assert tuple(tag[0, 0]) == view.color_for(7)  # the tag: the colour of track 7
-    name_width = view._text_box("사람", scale)[0]
+    name_width = draw.label_size("사람", scale)[0]
     ours = tag[:, view.LABEL_PAD:view.LABEL_PAD + name_width].max(axis=2) < 80  # black ink of the name
     font = ImageFont.truetype(draw.hangul_font_path(), max(10, round(30 * scale)))
     canvas = Image.new("L", (name_width, height), 255)
@@ -181,7 +181,7 @@ def test_a_korean_tag_is_drawn_with_a_hangul_font():
     expected = np.asarray(canvas) < 80
     overlap = (ours & expected).sum() / max(1, (ours | expected).sum())
     assert expected.sum() > 40 and overlap > 0.6, overlap  # the same glyphs (the tag's text has a thin outline)
-    figures = tag[:, view.LABEL_PAD + name_width:view.LABEL_PAD + name_width + view._text_box(" 0.90 #7", scale)[0]]
+    figures = tag[:, view.LABEL_PAD + name_width:view.LABEL_PAD + name_width + draw.label_size(" 0.90 #7", scale)[0]]
     assert (figures.max(axis=2) < 80).sum() > 30  # " 0.90 #7" after the name
 
 

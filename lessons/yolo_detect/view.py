@@ -35,16 +35,6 @@ def _figures(score: float, track_id: int | None) -> str:
     return f" {score:.2f}" + (f" #{track_id}" if track_id else "")
 
 
-def _text_box(label: str, scale: float) -> tuple[int, int, int]:
-    """(width, height above the baseline, depth below it) of `label` as `draw.put_label` draws it: OpenCV's
-    simplex font for ASCII, the Hangul font (30 px at scale 1) for anything else."""
-    if label.isascii():
-        (width, height), depth = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, round(scale * 2)))
-        return width, height, depth
-    left, top, right, bottom = draw.hangul_font(max(10, round(30 * scale))).getbbox(label, anchor="ls")
-    return right - left, -top, bottom
-
-
 # The class-name part of a tag, drawn once per (name, size, colour): Hangul goes through a font (about 1 ms a
 # name), the figures after it through OpenCV (a few microseconds), so a webcam frame with many boxes stays cheap.
 NAME_TAGS = memory.Store("yolo_detect.name_tags", size=memory.nbytes, max_entries=4000)
@@ -55,8 +45,8 @@ FIGURES_SAMPLE = " 0.00 #0"  # OpenCV's digits all have the height and depth of 
 def _tag_geometry(name: str, scale: float) -> tuple[int, int]:
     """(height of a tag, its baseline from the top) for a tag starting with `name` (a few numbers, kept: asking
     the Hangul font costs more than drawing the tag)."""
-    _, name_up, name_down = _text_box(name, scale)
-    _, figures_up, figures_down = _text_box(FIGURES_SAMPLE, scale)
+    _, name_up, name_down = draw.label_size(name, scale)
+    _, figures_up, figures_down = draw.label_size(FIGURES_SAMPLE, scale)
     ascent = max(name_up, figures_up)
     return ascent + max(name_down, figures_down) + 2 * LABEL_PAD, LABEL_PAD + ascent
 
@@ -64,7 +54,7 @@ def _tag_geometry(name: str, scale: float) -> tuple[int, int]:
 def _name_tag(name: str, scale: float, color: tuple[int, int, int]) -> np.ndarray:
     def drawn() -> np.ndarray:
         height, baseline = _tag_geometry(name, scale)
-        patch = np.empty((height, _text_box(name, scale)[0] + LABEL_PAD, 3), np.uint8)
+        patch = np.empty((height, draw.label_size(name, scale)[0] + LABEL_PAD, 3), np.uint8)
         patch[:] = color
         return draw.put_label(patch, name, (LABEL_PAD, baseline), scale=scale, color=(0, 0, 0), background=color)
 
@@ -94,7 +84,7 @@ def draw_detections(frame_rgb: np.ndarray, det: compute.Detection, lang: str) ->
         if visible_h > 0 and visible_w > 0:
             out[top:top + visible_h, left:left + visible_w] = name_tag[:visible_h, :visible_w]
         figures_x = left + name_tag.shape[1]
-        cv2.rectangle(out, (figures_x, top), (figures_x + _text_box(figures, scale)[0] + LABEL_PAD, top + tag_h - 1),
+        cv2.rectangle(out, (figures_x, top), (figures_x + draw.label_size(figures, scale)[0] + LABEL_PAD, top + tag_h - 1),
                       color, -1)
         draw.put_label(out, figures, (figures_x, top + baseline), scale=scale, color=(0, 0, 0), background=color)
     return out
