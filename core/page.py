@@ -71,7 +71,7 @@ class Page:
             parameters.append(inspect.Parameter("lang", inspect.Parameter.KEYWORD_ONLY, default=text.DEFAULT_LANG))
         open_once.__signature__ = inspect.Signature(parameters)
         open_once.__wrapped_event__ = fn  # for the bench: the lesson's own function
-        open_once.__qualname__ = getattr(fn, "__qualname__", "on_open")  # the lesson's name, in logs and tests
+        open_once.__qualname__ = f"on_open:{getattr(fn, '__qualname__', fn)}"  # its name in logs and tests
 
         triggers = [self.tab.select] if self.tab is not None else []
         if self.tab is None or self.tab_is_first:
@@ -89,6 +89,12 @@ class Page:
         if not record.cache:
             raise ValueError(f"{record.name}: only cached events can be warmed")
         self.warm_calls.append((record, args))
+
+    def warmed(self) -> list[tuple[str, tuple]]:
+        """(event name, arguments) of every warm call, as the lesson wrote them: a worked example on opening is
+        named "on_open:<function>", without the flag `on_open` adds in front of its arguments."""
+        return [(record.name, args[1:] if hasattr(record.fn, "__wrapped_event__") else args)
+                for record, args in self.warm_calls]
 
     def warm_task(self, task: Callable[[], Any]) -> None:
         """Run `task()` once in the background after start, before the warm calls (e.g. export a model file

@@ -370,21 +370,21 @@ def test_the_tab_registers_its_events_and_warms_every_example():
     assert kinds["sd_random_seed"] == {("quick", False)}  # never cached: a new seed every click
     assert kinds["sd_latent"] == {("quick", False)}  # reads this page's latents
     assert kinds["model_defaults"] == {("quick", True)}
-    assert kinds["first_look"] == {("quick", True)}  # tokens and pipeline: cheap, cached
-    assert kinds["first_picture"] == {("quick", False)}  # reads the store: never cached, never draws
+    assert kinds["on_open:first_look"] == {("quick", True)}  # tokens and pipeline: cheap, cached
+    assert kinds["on_open:first_picture"] == {("quick", False)}  # reads the store: never cached, never draws
     api = {d.get("api_name") for d in demo.config["dependencies"]}
     assert {"sd_generate", "sd_compare", "sd_latent", "sd_random_seed"} <= api
-    warmed = [(record.name, args) for record, args in page.warm_calls]
+    warmed = page.warmed()
     defaults = ("", zoo.SD_TURBO, 1, 0.0, 512, compute.DEFAULT_SEED, "latent_rgb", "taesd")
     assert [args for name, args in warmed if name == "sd_preset"] == [(i, *defaults)
                                                                      for i in range(len(compute.PRESETS))]
     assert ("sd_generate", (compute.DEFAULT_PROMPT, *defaults)) in warmed
-    assert ("first_look", (compute.DEFAULT_PROMPT, *defaults)) in warmed
-    assert "first_picture" not in {name for name, _ in warmed}
+    assert ("on_open:first_look", (compute.DEFAULT_PROMPT, *defaults)) in warmed
+    assert "on_open:first_picture" not in {name for name, _ in warmed}
     assert all(record.fn.keywords["safety"] is True for record in registered if hasattr(record.fn, "keywords"))
     _, _, off = _build(safety=False)
     bound = [record for record in off if hasattr(record.fn, "keywords")]
-    assert {r.name for r in bound} >= {"sd_generate", "sd_preset", "sd_compare", "first_look", "first_picture"}
+    assert {r.name for r in bound} >= {"sd_generate", "sd_preset", "sd_compare", "on_open:first_look", "on_open:first_picture"}
     assert all(record.fn.keywords["safety"] is False for record in bound)
 
 

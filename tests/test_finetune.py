@@ -511,4 +511,4 @@ def test_the_tab_registers_its_events_with_the_right_kinds():
     assert deps["finetune_stop"].queue is False  # gets through while the training queue is busy
     assert deps["finetune"].concurrency_id == "training"
     # The worked example is computed at warm-up: the data preview and the freeze summary.
-    assert {record.name for record, _ in page.warm_calls} == {"show_data", "show_backbone"}
+    assert {name for name, _ in page.warmed()} == {"on_open:show_data", "on_open:show_backbone"}

@@ -277,9 +277,9 @@ def test_the_tab_registers_training_and_bench_events_and_its_worked_examples():
     # A run the time budget cut short depends on the machine: the event is not cached (complete runs are, below).
     assert mine["nn_types_permutation"].kind.name == "training" and not mine["nn_types_permutation"].cache
     assert mine["nn_types_timing"].kind.name == "bench" and not mine["nn_types_timing"].cache
-    assert {record.name for record, _ in page.warm_calls} == {"permutation_example", "sequence_timing"}
+    assert {name for name, _ in page.warmed()} == {"on_open:permutation_example", "on_open:sequence_timing"}
     # The worked example starts from the controls' own values.
-    assert [args for record, args in page.warm_calls if record.name == "permutation_example"] == [(0, EPOCHS)]
+    assert [args for name, args in page.warmed() if name == "on_open:permutation_example"] == [(0, EPOCHS)]
     # The warm-up runs them as the server will (both languages, outputs prepared for the page).
     report = page.warm_up()
     assert report["failed"] == 0 and report["computed"] == 4

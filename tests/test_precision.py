@@ -505,8 +505,8 @@ def test_events_bits_cached_and_comparison_never():
     bits, bench = records["float_bits"], records["precision_compare"]
     assert bits.kind.name == "quick" and bits.cache and bits.wants_lang
     assert bench.kind.name == "bench" and not bench.cache
-    warmed = [(record.name, args) for record, args in page.warm_calls]
-    assert ("float_bits", ("0.1",)) in warmed  # the worked example on opening
+    warmed = page.warmed()
+    assert ("on_open:float_bits", ("0.1",)) in warmed  # the worked example on opening
     assert sum(name == "example_bits" for name, _ in warmed) == len(compute.EXAMPLES)
     hits = events.RESULTS.hits
     first = bits.run("1/7", lang="en")

@@ -173,8 +173,9 @@ def test_the_tab_registers_its_events_and_worked_examples():
     mine = {r.name: r for r in events.REGISTERED[before:]}
     assert mine["resnet_skip_gradients"].kind.name == "model" and mine["resnet_skip_gradients"].cache
     assert mine["resnet_skip_training"].kind.name == "training" and not mine["resnet_skip_training"].cache
-    warm = {record.name: args for record, args in page.warm_calls}
-    assert warm == {"gradients": (30, "sigmoid", False, 0), "training_example": (30, "sigmoid", False, 0, 10)}
+    warm = dict(page.warmed())
+    assert warm == {"on_open:gradients": (30, "sigmoid", False, 0),
+                    "on_open:training_example": (30, "sigmoid", False, 0, 10)}
     # The warm-up runs them as the server will (both languages, outputs prepared for the page).
     report = page.warm_up()
     assert report["failed"] == 0 and report["computed"] == 4

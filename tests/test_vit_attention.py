@@ -520,7 +520,7 @@ def test_the_tab_registers_cached_events_of_the_right_kinds_and_warms_every_exam
     assert {kind for name, kinds in by_name.items() if "pick_patch" in name for kind in kinds} == {("quick", False)}
     api = [d for d in demo.config["dependencies"] if d.get("api_name") == "vit_attention"]
     assert len(api) == 1
-    warmed = {(record.name, os.path.basename(str(args[0]))) for record, args in page.warm_calls}
+    warmed = {(name, os.path.basename(str(args[0]))) for name, args in page.warmed() if args}
     photos = {p.name for p in compute.example_photos()}
     assert {(name, photo) for name in ("photo_changed", "cnn_beside") for photo in photos} <= warmed
-    assert ("vit_attention", "cat.jpg") in warmed  # the worked example on opening
+    assert ("on_open:vit_attention", "cat.jpg") in warmed  # the worked example on opening
