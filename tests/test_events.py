@@ -270,7 +270,7 @@ def test_every_event_of_the_app_is_registered_through_the_helper():
 
     demo, _ = app.build_app()
     assert events.REGISTERED
-    initial_values = {getattr(block, "load_event_to_attach", (None,))[0] for block in demo.blocks.values()}
+    initial_values = {(getattr(block, "load_event_to_attach", None) or (None,))[0] for block in demo.blocks.values()}
     for block_fn in demo.fns.values():
         if block_fn.fn is None:
             continue  # browser-only events (js)
