@@ -47,6 +47,17 @@ class Message:
         return self.say("en")
 
 
+@dataclasses.dataclass(frozen=True)
+class Capitalized:
+    """A Message said with its first letter upper-case (English sentences that start with a label)."""
+
+    message: Message
+
+    def say(self, lang: str) -> str:
+        words = self.message.say(lang)
+        return words[:1].upper() + words[1:]
+
+
 class Problem(Exception):
     """Bad input the user can fix. Raised anywhere (compute included); the event layer shows it as a
     Gradio error in the language of the page that asked (`core.events`)."""
@@ -110,7 +121,7 @@ def table(name: str, entries: dict[str, tuple[str, str]]) -> Table:
 
 
 def _render(lang: str, value: Any) -> Any:
-    if isinstance(value, Message):
+    if isinstance(value, (Message, Capitalized)):
         return value.say(lang)
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, Message) for v in value):
         return ", ".join(v.say(lang) for v in value)

@@ -33,6 +33,7 @@ def clamp(value, low: float, high: float, default: float, label: text.Message,
         number = float(value)
     except (TypeError, ValueError, OverflowError):
         number = float("nan")
+    label = text.Capitalized(label)  # it starts the English sentence
     if math.isnan(number):
         used = int(default) if integer else float(default)
         return used, TEXT.msg("not_number", label=label, used=_show(used, integer))
@@ -51,6 +52,6 @@ def choice(value, allowed, default, label: text.Message) -> tuple[object, text.M
     """A value that must be one of `allowed` (a radio or dropdown sent through the API)."""
     if value in allowed:
         return value, None
-    return default, TEXT.msg("not_allowed", label=label, used=default,
+    return default, TEXT.msg("not_allowed", label=text.Capitalized(label), used=default,
                              allowed=", ".join(str(a) for a in allowed))
 

@@ -5,6 +5,8 @@ the libraries the models come from: torchvision's ImageNet categories and ultral
 """
 from __future__ import annotations
 
+import importlib.util
+
 import csv
 import re
 from pathlib import Path
@@ -12,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torchvision
-import ultralytics
 import yaml
 
 from core import classnames
@@ -35,7 +36,9 @@ def _torchvision_categories() -> list[str]:
 
 
 def _ultralytics_coco_names() -> list[str]:
-    coco_yaml = Path(ultralytics.__file__).parent / "cfg" / "datasets" / "coco.yaml"
+    # found without importing ultralytics: its first import must come after core.zoo.yolo's switches
+    package = Path(importlib.util.find_spec("ultralytics").submodule_search_locations[0])
+    coco_yaml = package / "cfg" / "datasets" / "coco.yaml"
     names = yaml.safe_load(coco_yaml.read_text(encoding="utf-8"))["names"]
     return [names[i] for i in range(len(names))]
 

@@ -328,7 +328,7 @@ def test_default_cnn_falls_back_to_offline_lite0(monkeypatch, tmp_path):
     monkeypatch.setattr(models, "LOADER", loader)
     cnn, note = load_cnn("resnet18", device="cpu")
     assert cnn.name == "efficientnet_lite0" and cnn.real_weights
-    assert "--prefetch resnet18" in note
+    assert "--prefetch resnet18" in note.say("en") and "--prefetch resnet18" in note.say("ko")
 
 
 def test_heavy_imports_keep_torch_threads():

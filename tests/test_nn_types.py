@@ -224,7 +224,7 @@ def test_notes_from_bad_input_reach_the_page_and_do_not_stick_to_the_cached_resu
     assert noisy.runs is experiments[0].runs and len(noisy.notes) == 1
     assert compute.permutation_experiment(0, EPOCHS).notes == ()
     summary, *_ = tab.permutation_run(-1, EPOCHS, lang="en")
-    assert "seed must be from 0 to 10000" in summary
+    assert "Seed must be from 0 to 10000" in summary
 
 
 # ---------------------------------------------------------------- the view, in both languages
@@ -277,7 +277,7 @@ def test_the_tab_registers_training_and_bench_events_and_its_worked_examples():
     # A run the time budget cut short depends on the machine: the event is not cached (complete runs are, below).
     assert mine["nn_types_permutation"].kind.name == "training" and not mine["nn_types_permutation"].cache
     assert mine["nn_types_timing"].kind.name == "bench" and not mine["nn_types_timing"].cache
-    assert {name for name, _ in page.warmed()} == {"on_open:permutation_example", "on_open:sequence_timing"}
+    assert {name for name, _ in page.warmed()} == {"on_open:permutation_example", "on_open:sequence_timing_example"}
     # The worked example starts from the controls' own values.
     assert [args for name, args in page.warmed() if name == "on_open:permutation_example"] == [(0, EPOCHS)]
     # The warm-up runs them as the server will (both languages, outputs prepared for the page).

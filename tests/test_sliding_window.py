@@ -128,9 +128,9 @@ def test_absurd_api_values_are_clamped_with_a_note_or_refused():
     assert len(fig.frames) == 16
     # NaN and text have no nearest value: the default is used, and the note says so
     _, text, _ = tab.conv_steps(5, float("nan"), lang="en")
-    assert "input width was not a number; using 5" in text
+    assert "Input width was not a number; using 5" in text
     _, text, _ = tab.conv_steps("five", lang="en")
-    assert "input height was not a number; using 5" in text
+    assert "Input height was not a number; using 5" in text
     for bad in (dict(operation="median"), dict(kernel_name="emboss"), dict(source="camera")):
         with pytest.raises(Problem):
             tab.conv_steps(**bad)
@@ -140,9 +140,9 @@ def test_settings_are_clamped_into_range_with_notes():
     st = sw.read_setting(height=float("inf"), stride=-1e300, padding=2.4, dilation=3)
     assert (st.height, st.stride, st.padding, st.dilation) == (16, 1, 2, 3)
     assert len(st.notes) == 3
-    assert [n.say("en") for n in st.notes] == ["input height must be from 3 to 16; using 16.",
-                                               "stride must be from 1 to 4; using 1.",
-                                               "padding must be a whole number; rounded to 2."]
+    assert [n.say("en") for n in st.notes] == ["Input height must be from 3 to 16; using 16.",
+                                               "Stride must be from 1 to 4; using 1.",
+                                               "Padding must be a whole number; rounded to 2."]
     st = sw.read_setting(height=None)
     assert st.height == 5 and "숫자가 아니어서" in st.notes[0].say("ko")
 

@@ -26,9 +26,9 @@ def test_a_message_is_said_in_one_language_at_a_time():
 
 
 def test_messages_inside_messages_follow_the_outer_language():
-    note = values.TEXT.msg("clamped", label=WORDS.msg("label"), low=1, high=7, used=7)
+    note = values.TEXT.msg("clamped", label=text.Capitalized(WORDS.msg("label")), low=1, high=7, used=7)
     assert note.say("ko") == "커널 크기: 1~7 사이여야 해서 7(으)로 맞췄습니다."
-    assert note.say("en") == "kernel size must be from 1 to 7; using 7."
+    assert note.say("en") == "Kernel size must be from 1 to 7; using 7."
 
 
 def test_a_key_registered_twice_with_other_words_is_refused_and_unknown_keys_fail_loudly():

@@ -90,7 +90,7 @@ TEXT = text.table("nn_types", {
                      "**{device}** (threads: {threads}). LSTM: {lstm} weights, encoder layer: {attention} weights, "
                      "batch 1, forward pass only. Each time is the fastest of {repeats} runs. All measurements took "
                      "{seconds} s."),
-    "growth": ("길이가 {first}에서 {last}로 {length} 늘 때: 시간은 LSTM {lstm_time}, 어텐션 {attention_time}; "
+    "growth": ("길이가 {first}에서 {last}까지 {length} 늘 때: 시간은 LSTM {lstm_time}, 어텐션 {attention_time}; "
                "메모리는 LSTM {lstm_memory}, 어텐션 {attention_memory}.",
                "From length {first} to {last} ({length}): time grew {lstm_time} for the LSTM and {attention_time} "
                "for attention; memory grew {lstm_memory} for the LSTM and {attention_memory} for attention."),

@@ -52,7 +52,13 @@ def gradients_figure(grads: Gradients, lang: str) -> go.Figure:
     title = say("gradients_title", plain=_ratio(grads.first_over_last("plain")),
                 residual=_ratio(grads.first_over_last("residual")), **_settings_words(grads.settings, lang))
     fig.update_xaxes(title_text=say("layer_axis"), range=[0.5, grads.layers + 0.5])
-    fig.update_yaxes(type="log", exponentformat="power", title_text=say("grad_axis"))
+    # One label every `dtick` decades, at most about 6: left to itself, Plotly adds minor labels (2, 5) on short
+    # ranges, and they ran into the superscripts of the powers of ten.
+    positive = np.concatenate([getattr(grads, variant) for variant in VARIANTS])
+    positive = positive[positive > 0]
+    decades = math.log10(positive.max() / positive.min()) if len(positive) else 1.0
+    fig.update_yaxes(type="log", exponentformat="power", dtick=max(1, math.ceil(decades / 6)),
+                     title_text=say("grad_axis"))
     fig.update_layout(title=dict(text=title, font=dict(size=16)), height=460, template="plotly_white", font=FONT,
                       margin=dict(l=70, r=20, t=70, b=50), legend=dict(orientation="h", yanchor="top", y=-0.18, x=0))
     return fig

@@ -82,10 +82,12 @@ def build(page) -> None:
     # Part 2 after part 1 succeeded: a bad sentence is reported once, by part 1.
     events.on(typed.success, encoder_attention, encoder_inputs, encoder_outputs, kind="model",
               api_name="word_attention_encoder", **cached)
+    # always_last: Gradio's default for a release ("once") drops a second slider moved while the first one's
+    # answer is on its way, and the figures would then disagree with the sliders.
     events.on([d.release, heads.release, focus.release], attention_steps, step_inputs, step_outputs, kind="quick",
-              api_visibility="private", **cached)
+              api_visibility="private", trigger_mode="always_last", **cached)
     events.on([layer.release, head.release], encoder_attention, encoder_inputs, encoder_outputs, kind="model",
-              api_visibility="private", **cached)
+              api_visibility="private", trigger_mode="always_last", **cached)
     # The worked example is on the page as soon as it opens (computed once at warm-up, for the whole class).
     page.on_open(attention_steps, step_inputs, step_outputs, kind="quick", cache_key=encoder_in_use)
     page.on_open(encoder_attention, encoder_inputs, encoder_outputs, kind="model", cache_key=encoder_in_use)

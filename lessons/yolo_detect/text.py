@@ -6,7 +6,7 @@ MAX_VIDEO_SECONDS = 30  # said in the labels below; compute.py checks it
 
 TEXT = text.table("yolo_detect", {
     # ---- the tab (static labels, translated in the browser)
-    "title": ("4. YOLO 객체 탐지", "4. YOLO detection"),
+    "title": ("7. YOLO 객체 탐지", "7. YOLO detection"),
     "model": ("모델", "Model"),
     "conf": ("신뢰도 임계값 (이보다 낮은 후보는 버림)", "Confidence threshold (weaker candidates are dropped)"),
     "iou": ("NMS IoU 임계값 (이보다 많이 겹치면 지움)", "NMS IoU threshold (boxes overlapping more are removed)"),
