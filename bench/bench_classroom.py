@@ -45,8 +45,6 @@ def _alone_ms(url: str, api_name: str, kwargs: dict, runs: int = 7) -> tuple[flo
 
 def _in_process_ms(api_name: str) -> float:
     """The work of one request in this process (the event function and its outputs prepared, no cache)."""
-    import gradio as gr  # noqa: F401
-
     import app
     from core import events
 
@@ -75,7 +73,7 @@ def rows() -> list[dict]:
             work = _in_process_ms(api_name)
             out.append(row(TAB, f"one {api_name} request end to end, first time (in-process work = baseline)",
                            first, target="≤ 1.5x", baseline=work, baseline_what="in-process"))
-            out.append(row(TAB, f"the same request again, from the result cache", cached,
+            out.append(row(TAB, "the same request again, from the result cache", cached,
                            baseline=work, baseline_what="in-process"))
         # (e) the start of a lesson: 30 students open the page at the same moment
         out += _rows_of(open_pages(browsers(url, 30, opened=False)), "(e) 30 page opens")

@@ -9,12 +9,10 @@ torch thread, which stays meaningful when the machine is shared.
 """
 from __future__ import annotations
 
-import statistics
-import time
 
 import torch
 
-from bench.common import median_ms, row
+from bench.common import median_ms, row, single_thread_cpu_ms
 from core.images import load_image
 from core.zoo import vit as vit_zoo
 from lessons.vit_attention import compute, view
@@ -52,9 +50,9 @@ def rows() -> list[dict]:
         total_ms = median_ms(new_photo, runs=7, warmup=2)
         compute.analyse(vit, photo)  # the photo's pass, stored as the main event leaves it
         click_ms = median_ms(click, runs=9, warmup=2)
-        cpu_ms = _single_thread_cpu_ms(new_photo)
+        cpu_ms = single_thread_cpu_ms(new_photo)
         compute.analyse(vit, photo)
-        cpu_click_ms = _single_thread_cpu_ms(click)
+        cpu_click_ms = single_thread_cpu_ms(click)
         layers, heads = vit.num_layers, vit.num_heads
         print(f"{name}: forward with attentions {forward_ms:.0f} ms; new photo (forward + rollout + every panel) "
               f"{total_ms:.0f} ms (target <= {target} ms); a click {click_ms:.0f} ms; {layers} layers x {heads} "
@@ -72,18 +70,3 @@ def rows() -> list[dict]:
     return out
 
 
-def _single_thread_cpu_ms(fn, runs: int = 5) -> float:
-    """Median process CPU time of fn() with one torch thread: a figure that other processes' load hardly
-    changes (wall time on a shared 2-core machine can be several times the quiet figure)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        fn()
-        samples = []
-        for _ in range(runs):
-            started = time.process_time()
-            fn()
-            samples.append((time.process_time() - started) * 1000)
-        return statistics.median(samples)
-    finally:
-        torch.set_num_threads(threads)

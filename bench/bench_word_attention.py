@@ -10,12 +10,11 @@ the figures sent to the browser. Target for every button: <= 10 s on a 2-core CP
 """
 from __future__ import annotations
 
-import statistics
 import time
 
 import torch
 
-from bench.common import median_ms, row
+from bench.common import median_ms, row, single_thread_cpu_ms
 from core.zoo import text as text_zoo
 from lessons.word_attention import compute, view
 
@@ -77,25 +76,10 @@ def rows() -> list[dict]:
         view.encoder_outputs(compute.run_encoder(LONG, layer=3, head=0, encoder=encoder, use_cache=False), "ko")
 
     out.append(row(TAB, "the same, CPU time on 1 torch thread (hardly moved by other load on the machine)",
-                   _single_thread_cpu_ms(whole_button), "ms", "<= 10 s"))
+                   single_thread_cpu_ms(whole_button), "ms", "<= 10 s"))
     out.append(row(TAB, "building the real architecture with random weights (once per bench, not per click)",
                    build_s * 1000, "ms"))
     print(f"word_attention: {torch.get_num_threads()} torch threads; real architecture built in {build_s:.1f} s")
     return out
 
 
-def _single_thread_cpu_ms(fn, runs: int = 5) -> float:
-    """Median process CPU time of fn() with one torch thread: other processes' load hardly changes it, while
-    wall time on a shared 2-core machine can be several times the quiet figure."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        fn()
-        samples = []
-        for _ in range(runs):
-            started = time.process_time()
-            fn()
-            samples.append((time.process_time() - started) * 1000)
-        return statistics.median(samples)
-    finally:
-        torch.set_num_threads(threads)

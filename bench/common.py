@@ -18,6 +18,25 @@ def median_ms(fn: Callable[[], object], runs: int = 7, warmup: int = 2) -> float
     return statistics.median(samples)
 
 
+def single_thread_cpu_ms(fn: Callable[[], object], runs: int = 5) -> float:
+    """Median process CPU time of fn() with one torch thread: a figure that other processes' load hardly
+    changes (wall time on a shared 2-core machine can be several times the quiet figure)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        fn()
+        samples = []
+        for _ in range(runs):
+            started = time.process_time()
+            fn()
+            samples.append((time.process_time() - started) * 1000)
+        return statistics.median(samples)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def row(tab: str, what: str, value: float, unit: str = "ms", target: str = "", baseline: float | None = None,
         baseline_what: str = "") -> dict:
     """One line of the bench table. `baseline` is measured in the same run; ratio = baseline / value."""

@@ -270,23 +270,17 @@ def browsers(url: str, count: int, lang: str = "ko", opened: bool = True) -> lis
     return clients
 
 
-def open_pages(clients: list[BrowserClient]) -> LoadResult:
-    """Every student opens the page at the same moment (the start of a lesson)."""
+def at_once(actions: list[Callable[[LoadResult], None]]) -> LoadResult:
+    """Run every action in its own thread, all released at the same moment (a barrier); the clock and the
+    generator's CPU count start there."""
     result = LoadResult()
-    barrier = threading.Barrier(len(clients) + 1)
+    barrier = threading.Barrier(len(actions) + 1)
 
-    def go(client):
+    def go(action):
         barrier.wait()
-        started = time.perf_counter()
-        try:
-            files = client.open_page()
-        except Exception as exc:
-            result.fail(f"open page: {exc!r}")
-            return
-        result.add("open the page", time.perf_counter() - started)
-        check_files(files, result)
+        action(result)
 
-    threads = [threading.Thread(target=go, args=(c,), daemon=True) for c in clients]
+    threads = [threading.Thread(target=go, args=(action,), daemon=True) for action in actions]
     for thread in threads:
         thread.start()
     cpu, started = _own_cpu(), time.perf_counter()
@@ -296,28 +290,29 @@ def open_pages(clients: list[BrowserClient]) -> LoadResult:
     result.wall_s = time.perf_counter() - started
     result.generator_cpu_s = _own_cpu() - cpu
     return result
+
+
+def open_pages(clients: list[BrowserClient]) -> LoadResult:
+    """Every student opens the page at the same moment (the start of a lesson)."""
+    def opening(client):
+        def action(result: LoadResult) -> None:
+            started = time.perf_counter()
+            try:
+                files = client.open_page()
+            except Exception as exc:
+                result.fail(f"open page: {exc!r}")
+                return
+            result.add("open the page", time.perf_counter() - started)
+            check_files(files, result)
+        return action
+
+    return at_once([opening(client) for client in clients])
 
 
 def burst(url: str, calls: list[tuple[str, dict]], lang: str = "ko", clients: list | None = None) -> LoadResult:
     """Every (api_name, kwargs) of `calls` sent by its own student at the same moment."""
-    result = LoadResult()
     clients = clients or [student(url, lang) for _ in calls]
-    barrier = threading.Barrier(len(calls) + 1)
-
-    def go(client, api_name, kwargs):
-        barrier.wait()
-        _call(client, api_name, kwargs, result)
-
-    threads = [threading.Thread(target=go, args=(c, a, k), daemon=True) for c, (a, k) in zip(clients, calls)]
-    for thread in threads:
-        thread.start()
-    cpu, started = _own_cpu(), time.perf_counter()
-    barrier.wait()
-    for thread in threads:
-        thread.join(timeout=600)
-    result.wall_s = time.perf_counter() - started
-    result.generator_cpu_s = _own_cpu() - cpu
-    return result
+    return at_once([lambda result, c=c, a=a, k=k: _call(c, a, k, result) for c, (a, k) in zip(clients, calls)])
 
 
 def run_classroom(url: str, jobs: list[Job], students: int = 30, seconds: float = 60.0,

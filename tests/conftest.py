@@ -65,24 +65,24 @@ def wait_for_http(url: str, timeout: float, proc: subprocess.Popen | None = None
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
-def start_app(port: int, log_path: Path, extra_env: dict | None = None) -> subprocess.Popen:
+def start_app(port: int, log_path: Path, extra_env: dict | None = None, args: tuple[str, ...] = ()) -> subprocess.Popen:
     env = {**os.environ, **TEST_ENV, **(extra_env or {})}
     log = open(log_path, "w")
-    return subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--host", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--host", "127.0.0.1",
+                             *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 @contextlib.contextmanager
-def running_app(log_name: str, extra_env: dict | None = None):
-    """`python app.py` (test zoo unless extra_env says otherwise) on a free loopback port: yields
+def running_app(log_name: str, extra_env: dict | None = None, args: tuple[str, ...] = (), timeout: float = 120):
+    """`python app.py *args` (test zoo unless extra_env says otherwise) on a free loopback port: yields
     (url, process, log path); stops the server afterwards."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = SCREENSHOTS / f"{log_name}-{port}.log"
-    proc = start_app(port, log_path, extra_env)
+    proc = start_app(port, log_path, extra_env, args)
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_for_http(url, 120, proc)
+        wait_for_http(url, timeout, proc)
         yield url, proc, log_path
     finally:
         proc.terminate()
@@ -192,3 +192,18 @@ def bus_image():
 
 
 from tests.hub_mirror import hub_mirror  # noqa: E402,F401  (the local Hugging Face Hub, a session fixture)
+
+
+def build_lesson_tab(tab_module, settings=None):
+    """A lesson's tab built alone, as app.py builds it: (the Blocks, its Page, the events it registered)."""
+    import gradio as gr
+
+    from core import events
+    from core.page import Page
+    from core.settings import Settings
+
+    before = len(events.REGISTERED)
+    with gr.Blocks() as demo:
+        page = Page(settings or Settings(), demo)
+        tab_module.build(page)
+    return demo, page, events.REGISTERED[before:]

@@ -346,17 +346,10 @@ def test_missing_real_weights_say_how_to_prefetch(monkeypatch):
 
 
 def _build(safety: bool = True):
-    import gradio as gr
-
-    from core import events
-    from core.page import Page
     from core.settings import Settings
+    from tests.conftest import build_lesson_tab
 
-    before = len(events.REGISTERED)
-    with gr.Blocks() as demo:
-        page = Page(Settings(safety_checker=safety), demo)
-        tab.build(page)
-    return demo, page, events.REGISTERED[before:]
+    return build_lesson_tab(tab, Settings(safety_checker=safety))
 
 
 def test_the_tab_registers_its_events_and_warms_every_example():

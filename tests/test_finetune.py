@@ -492,17 +492,10 @@ def test_a_stop_in_another_session_does_not_stop_a_run_that_joined_its_features(
 
 
 def test_the_tab_registers_its_events_with_the_right_kinds():
-    import gradio as gr
+    from tests.conftest import build_lesson_tab
 
-    from core import events
-    from core.page import Page
-    from core.settings import Settings
-
-    before = len(events.REGISTERED)
-    with gr.Blocks() as demo:
-        page = Page(Settings(), demo)
-        tab.build(page)
-    mine = {r.name: r for r in events.REGISTERED[before:]}
+    demo, page, registered = build_lesson_tab(tab)
+    mine = {r.name: r for r in registered}
     deps = {d.api_name: d for d in demo.fns.values()}
     assert mine["finetune"].kind.name == "training" and not mine["finetune"].cache
     assert mine["finetune_continue"].kind.name == "training" and not mine["finetune_continue"].cache

@@ -263,17 +263,10 @@ def test_figures_hold_the_measured_series(experiments):
 
 
 def test_the_tab_registers_training_and_bench_events_and_its_worked_examples():
-    import gradio as gr
+    from tests.conftest import build_lesson_tab
 
-    from core import events
-    from core.page import Page
-    from core.settings import Settings
-
-    before = len(events.REGISTERED)
-    with gr.Blocks() as demo:
-        page = Page(Settings(), demo)
-        tab.build(page)
-    mine = {r.name: r for r in events.REGISTERED[before:]}
+    demo, page, registered = build_lesson_tab(tab)
+    mine = {r.name: r for r in registered}
     # A run the time budget cut short depends on the machine: the event is not cached (complete runs are, below).
     assert mine["nn_types_permutation"].kind.name == "training" and not mine["nn_types_permutation"].cache
     assert mine["nn_types_timing"].kind.name == "bench" and not mine["nn_types_timing"].cache

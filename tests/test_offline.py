@@ -24,7 +24,7 @@ import torch
 from core import models
 from core.zoo import cnn as cnn_zoo
 from core.zoo import yolo as yolo_zoo
-from tests.conftest import ROOT, SCREENSHOTS, TEST_ENV, free_port, wait_for_http
+from tests.conftest import ROOT, TEST_ENV, running_app
 from tests.hub_mirror import write_torchvision_checkpoint, write_yolo_checkpoint
 
 CAT = ROOT / "assets" / "examples" / "cat.jpg"
@@ -169,21 +169,8 @@ print(json.dumps({"online": uu.ONLINE, "autoinstall": uu.AUTOINSTALL, "sync": ul
 @contextlib.contextmanager
 def serve(log_name: str, env: dict, *args: str):
     """`python app.py *args` with `env` on a free loopback port; yields (url, log path)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log_path = SCREENSHOTS / f"{log_name}-{port}.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--host", "127.0.0.1",
-                                 *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/", 180, proc)
-        yield f"http://127.0.0.1:{port}/", log_path
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with running_app(log_name, env, args, timeout=180) as (url, _, log_path):
+        yield url, log_path
 
 
 @contextlib.contextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gradio as gr
 from gradio.helpers import special_args
 
-from core import events
 from core.page import Page
 from core.settings import Settings
 

@@ -490,18 +490,12 @@ def test_compare_respects_the_time_budget():
 
 
 def test_events_bits_cached_and_comparison_never():
-    import gradio as gr
-
     from core import events
-    from core.page import Page
-    from core.settings import Settings
     from lessons.precision import tab
+    from tests.conftest import build_lesson_tab
 
-    before = len(events.REGISTERED)
-    with gr.Blocks() as demo:
-        page = Page(Settings(), demo)
-        tab.build(page)
-    records = {r.name: r for r in events.REGISTERED[before:]}
+    demo, page, registered = build_lesson_tab(tab)
+    records = {r.name: r for r in registered}
     bits, bench = records["float_bits"], records["precision_compare"]
     assert bits.kind.name == "quick" and bits.cache and bits.wants_lang
     assert bench.kind.name == "bench" and not bench.cache

@@ -160,17 +160,10 @@ def test_the_static_words_match_the_networks_they_describe():
 
 
 def test_the_tab_registers_its_events_and_worked_examples():
-    import gradio as gr
+    from tests.conftest import build_lesson_tab
 
-    from core import events
-    from core.page import Page
-    from core.settings import Settings
-
-    before = len(events.REGISTERED)
-    with gr.Blocks() as demo:
-        page = Page(Settings(), demo)
-        tab.build(page)
-    mine = {r.name: r for r in events.REGISTERED[before:]}
+    demo, page, registered = build_lesson_tab(tab)
+    mine = {r.name: r for r in registered}
     assert mine["resnet_skip_gradients"].kind.name == "model" and mine["resnet_skip_gradients"].cache
     assert mine["resnet_skip_training"].kind.name == "training" and not mine["resnet_skip_training"].cache
     warm = dict(page.warmed())

@@ -507,14 +507,9 @@ def test_bad_videos(tmp_path):
 
 
 def build_tab():
-    from core.page import Page
-    from core.settings import Settings
+    from tests.conftest import build_lesson_tab
 
-    before = len(events.REGISTERED)
-    with gr.Blocks() as demo:
-        page = Page(Settings(), demo)
-        tab.build(page)
-    return demo, page, events.REGISTERED[before:]
+    return build_lesson_tab(tab)
 
 
 def test_the_tab_registers_its_events_with_their_kinds_and_warms_every_example():

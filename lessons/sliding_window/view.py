@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io
 
-from lessons.sliding_window.compute import PhotoMap, Result, Steps, output_size
+from lessons.sliding_window.compute import Result, Steps, output_size
 from lessons.sliding_window.text import TEXT
 
 INPUT_SCALE = [[0.0, "#f8fafc"], [1.0, "#7dd3fc"]]  # light colours: black numbers stay readable
