@@ -228,6 +228,13 @@ class Registered:
     run: Callable[..., Any]  # run(*args, lang=...) -> delivered outputs (cached and guarded)
     compute: Callable[..., Any]  # compute(*args, lang=...) -> outputs prepared, never cached (bench: the work itself)
     dependency: Any = None
+    once: bool = False  # run takes the "already opened" flag first (see `on(once=...)`)
+
+
+def _skip():
+    import gradio as gr
+
+    return gr.skip()
 
 
 def _listify(components) -> list:
@@ -293,21 +300,26 @@ def _signature_for_gradio(fn: Callable, n_inputs: int) -> tuple[inspect.Signatur
 
 def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: bool = False,
        cache_key: Callable[[], Any] | None = None, api_name: str | None = None, share_queue_of: str | None = None,
-       **gradio_kwargs):
+       once=None, name: str | None = None, **gradio_kwargs):
     """Register `fn` on `triggers` (an event listener such as `button.click`, or a list of them).
 
     kind: one of KINDS. cache: the outputs depend on the inputs (and the page's language) alone, or on
     them and on what `cache_key()` returns (e.g. which model is on this machine: a model downloaded
     while the app runs then gets fresh answers).
     share_queue_of: another kind whose queue this event uses (its own kind still sets the GPU duration): "open" for the
-    worked examples of core.page. Other keyword arguments go to Gradio as they are (api_visibility,
-    show_progress, stream_every, ...).
+    worked examples of core.page.
+    once: a per-student `gr.State(False)`: the event runs the first time it fires and sets the state; later
+    triggers change nothing (core.page's worked example: a tab opened again keeps what the student did).
+    name: the event's name in logs and REGISTERED (default: api_name, else the function's name).
+    The result cache is keyed by the function, its inputs and the kind of its outputs, not by the trigger:
+    the worked example on opening and a click on the same setting share one result.
+    Other keyword arguments go to Gradio as they are (api_visibility, show_progress, stream_every, ...).
     Returns Gradio's dependency (for .then / .success); the `Registered` record is in REGISTERED.
     """
     event_kind = KINDS[kind]
     inputs_list, outputs_list = _listify(inputs), _listify(outputs)
     signature, annotations, wants_lang = _signature_for_gradio(fn, len(inputs_list))
-    name = api_name or getattr(fn, "__qualname__", "event")
+    name = name or api_name or getattr(fn, "__qualname__", "event")
     is_generator = inspect.isgeneratorfunction(fn)
     compute = fn
     if _ZERO_GPU and event_kind.gpu_seconds:
@@ -327,9 +339,12 @@ def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: b
         kwargs = {"lang": lang} if wants_lang else {}
         return compute(*args, **kwargs)
 
+    # What changes the prepared outputs besides fn and its inputs: the kind (and picture format) of each output.
+    output_kinds = tuple((type(c).__name__, getattr(c, "format", None)) for c in outputs_list)
+
     def key_of(args: tuple, lang: str) -> tuple:
         extra = cache_key() if cache_key is not None else None
-        return (name, id(fn), lang if wants_lang else None, fingerprint(args), extra)
+        return (id(fn), output_kinds, lang if wants_lang else None, fingerprint(args), extra)
 
     if is_generator:
         def run(*args, lang: str = text.DEFAULT_LANG):
@@ -359,6 +374,25 @@ def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: b
                                                               lambda: prepared(call(args, lang))))
             return delivery.deliver(prepared(call(args, lang)))
 
+    if once is not None:  # the state rides in front of the inputs and after the outputs
+        ungated, skips = run, tuple(_skip() for _ in outputs_list)
+
+        def as_tuple(result) -> tuple:
+            return tuple(result) if len(outputs_list) != 1 else (result,)
+
+        if is_generator:
+            def run(already, *args, lang: str = text.DEFAULT_LANG):
+                if already:
+                    yield (*skips, True)
+                    return
+                for result in ungated(*args, lang=lang):
+                    yield (*as_tuple(result), True)
+        else:
+            def run(already, *args, lang: str = text.DEFAULT_LANG):
+                return (*skips, True) if already else (*as_tuple(ungated(*args, lang=lang)), True)
+        signature = signature.replace(parameters=[inspect.Parameter("already", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                                                  *signature.parameters.values()])
+
     # Gradio passes the request positionally, as the last argument (its place in `signature`).
     if is_generator:
         def wrapper(*args):
@@ -384,6 +418,8 @@ def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: b
     wrapper.__annotations__ = annotations
     wrapper.__dlclass_event__ = True
 
+    gradio_inputs = [once, *inputs_list] if once is not None else inputs_list
+    gradio_outputs = [*outputs_list, once] if once is not None else outputs_list
     queue_kind = KINDS[share_queue_of] if share_queue_of is not None else event_kind
     queue_settings = dict(concurrency_id=queue_kind.name, concurrency_limit=queue_kind.concurrency_limit)
     if queue_kind.time_limit is not None:
@@ -394,16 +430,17 @@ def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: b
     if api_name is not None:
         gradio_kwargs["api_name"] = api_name
     if len(listeners) == 1:
-        dependency = listeners[0](wrapper, inputs_list or None, outputs_list or None, **queue_settings, **gradio_kwargs)
+        dependency = listeners[0](wrapper, gradio_inputs or None, gradio_outputs or None, **queue_settings,
+                                  **gradio_kwargs)
     else:
         import gradio as gr
 
-        dependency = gr.on(listeners, wrapper, inputs_list or None, outputs_list or None, **queue_settings,
+        dependency = gr.on(listeners, wrapper, gradio_inputs or None, gradio_outputs or None, **queue_settings,
                            **gradio_kwargs)
     def compute_only(*args, lang: str = text.DEFAULT_LANG):
         return prepared(call(args, lang))
 
-    record = Registered(name, fn, event_kind, cache, wants_lang, run, compute_only, dependency)
+    record = Registered(name, fn, event_kind, cache, wants_lang, run, compute_only, dependency, once is not None)
     REGISTERED.append(record)
     dependency.registered = record
     return dependency

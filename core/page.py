@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 import threading
 import time
@@ -53,32 +52,14 @@ class Page:
         events behind each other before anyone could click."""
         import gradio as gr
 
-        inputs_list, outputs_list = events._listify(inputs), events._listify(outputs)
+        inputs_list = events._listify(inputs)
         opened = gr.State(False)  # per student: has this tab shown its worked example yet?
-        n_outputs = len(outputs_list)
-        wants_lang = "lang" in inspect.signature(fn).parameters
-
-        def open_once(already, *args, **kw):
-            if already:
-                return (*[gr.skip()] * n_outputs, True)
-            result = fn(*args, **kw)
-            return (*(result if n_outputs > 1 else (result,)), True)
-
-        parameters = [inspect.Parameter("already", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-        parameters += [inspect.Parameter(f"input_{i}", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-                       for i in range(len(inputs_list))]
-        if wants_lang:
-            parameters.append(inspect.Parameter("lang", inspect.Parameter.KEYWORD_ONLY, default=text.DEFAULT_LANG))
-        open_once.__signature__ = inspect.Signature(parameters)
-        open_once.__wrapped_event__ = fn  # for the bench: the lesson's own function
-        open_once.__qualname__ = f"on_open:{getattr(fn, '__qualname__', fn)}"  # its name in logs and tests
-
         triggers = [self.tab.select] if self.tab is not None else []
         if self.tab is None or self.tab_is_first:
             triggers.append(self.blocks.load)
         kwargs.setdefault("api_visibility", "private")
-        dependency = events.on(triggers, open_once, [opened, *inputs_list], [*outputs_list, opened], kind=kind,
-                               cache=cache, share_queue_of="open", **kwargs)
+        dependency = events.on(triggers, fn, inputs_list, outputs, kind=kind, cache=cache, once=opened,
+                               name=f"on_open:{getattr(fn, '__qualname__', fn)}", share_queue_of="open", **kwargs)
         if cache:
             self.warm(dependency, False, *[initial_input(c) for c in inputs_list])
         return dependency
@@ -93,8 +74,7 @@ class Page:
     def warmed(self) -> list[tuple[str, tuple]]:
         """(event name, arguments) of every warm call, as the lesson wrote them: a worked example on opening is
         named "on_open:<function>", without the flag `on_open` adds in front of its arguments."""
-        return [(record.name, args[1:] if hasattr(record.fn, "__wrapped_event__") else args)
-                for record, args in self.warm_calls]
+        return [(record.name, args[1:] if record.once else args) for record, args in self.warm_calls]
 
     def warm_task(self, task: Callable[[], Any]) -> None:
         """Run `task()` once in the background after start, before the warm calls (e.g. export a model file

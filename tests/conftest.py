@@ -65,21 +65,25 @@ def wait_for_http(url: str, timeout: float, proc: subprocess.Popen | None = None
     raise TimeoutError(f"{url} did not answer within {timeout} s")
 
 
-def start_app(port: int, log_path: Path, extra_env: dict | None = None, args: tuple[str, ...] = ()) -> subprocess.Popen:
-    env = {**os.environ, **TEST_ENV, **(extra_env or {})}
+def start_app(port: int, log_path: Path, extra_env: dict | None = None, args: tuple[str, ...] = (),
+              env: dict | None = None) -> subprocess.Popen:
+    """The app with the test zoo's environment plus `extra_env`, or exactly `env` when given (a test of the
+    real loaders removes the test zoo's variables)."""
+    env = env if env is not None else {**os.environ, **TEST_ENV, **(extra_env or {})}
     log = open(log_path, "w")
     return subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--port", str(port), "--host", "127.0.0.1",
                              *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
 @contextlib.contextmanager
-def running_app(log_name: str, extra_env: dict | None = None, args: tuple[str, ...] = (), timeout: float = 120):
-    """`python app.py *args` (test zoo unless extra_env says otherwise) on a free loopback port: yields
-    (url, process, log path); stops the server afterwards."""
+def running_app(log_name: str, extra_env: dict | None = None, args: tuple[str, ...] = (), timeout: float = 120,
+                env: dict | None = None):
+    """`python app.py *args` (test zoo unless extra_env says otherwise, or exactly `env`) on a free loopback
+    port: yields (url, process, log path); stops the server afterwards."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = SCREENSHOTS / f"{log_name}-{port}.log"
-    proc = start_app(port, log_path, extra_env, args)
+    proc = start_app(port, log_path, extra_env, args, env)
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_for_http(url, timeout, proc)
@@ -171,6 +175,16 @@ def open_tab(page, tab_id: str) -> None:
         page.locator(".overflow-dropdown button").filter(
             has_text=re.compile("|".join(re.escape(t) for t in titles))).first.click()
     page.wait_for_selector(f"#tab-{tab_id}", state="visible")
+
+
+def wait_for_picture(page, selector: str, timeout: float = 60_000) -> None:
+    """Wait until the output picture under `selector` is on screen as a student sees it: Gradio's <img> is
+    lazy (loading="lazy"), so a picture below the fold is fetched, and gets a size, only once scrolled to."""
+    img = page.locator(f"{selector} img").first
+    img.wait_for(state="attached", timeout=timeout)
+    img.scroll_into_view_if_needed(timeout=timeout)
+    page.wait_for_function("(sel) => { const el = document.querySelector(sel + ' img');"
+                           " return el && el.complete && el.naturalWidth > 0; }", arg=selector, timeout=timeout)
 
 
 def shot(page, screenshots: Path, name: str) -> Path:

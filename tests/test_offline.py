@@ -168,8 +168,8 @@ print(json.dumps({"online": uu.ONLINE, "autoinstall": uu.AUTOINSTALL, "sync": ul
 
 @contextlib.contextmanager
 def serve(log_name: str, env: dict, *args: str):
-    """`python app.py *args` with `env` on a free loopback port; yields (url, log path)."""
-    with running_app(log_name, env, args, timeout=180) as (url, _, log_path):
+    """`python app.py *args` with exactly `env` on a free loopback port; yields (url, log path)."""
+    with running_app(log_name, args=args, timeout=180, env=env) as (url, _, log_path):
         yield url, log_path
 
 

@@ -55,3 +55,29 @@ def test_warm_up_computes_each_example_once_per_language_and_the_page_gets_it_fr
     args, *_ = special_args(first.fn, [True, 3], request=Korean())
     skipped, opened = first.fn(*args)
     assert skipped == gr.skip() and opened is True  # opened again: what the student did there stays
+
+
+def test_a_click_on_the_worked_examples_setting_gets_the_very_same_result():
+    """The worked example and the button that computes the same setting share one cached result: the class
+    clicking "run" on the example gets it at once, as the same picture (the same file)."""
+    from core import events
+
+    calls = []
+
+    def square(n, lang):
+        calls.append(n)
+        return f"{n} squared is {n * n}"
+
+    with gr.Blocks() as demo:
+        page = Page(Settings(), demo)
+        with gr.Tab("only") as only:
+            page.tab, page.tab_is_first = only, True
+            n, out, run = gr.Number(value=5), gr.Markdown(), gr.Button()
+            clicked = events.on(run.click, square, [n], [out], kind="quick", cache=True, api_name="square")
+            opened = page.on_open(square, [n], [out], kind="quick")
+    page.warm_up()
+    assert calls == [5, 5]  # once per language
+    assert opened.registered.run(False, 5, lang="en") == ("5 squared is 25", True)
+    assert clicked.registered.run(5, lang="en") == "5 squared is 25"
+    assert calls == [5, 5]  # both answered from the one cached result
+    assert clicked.registered.run(6, lang="en") == "6 squared is 36" and calls == [5, 5, 6]

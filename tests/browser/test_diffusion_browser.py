@@ -9,7 +9,7 @@ import pytest
 
 from lessons.diffusion import compute
 from lessons.diffusion.text import TEXT
-from tests.conftest import open_tab, shot
+from tests.conftest import open_tab, shot, wait_for_picture
 
 pytestmark = pytest.mark.browser
 
@@ -45,8 +45,8 @@ def _worked_example_on_opening(page, lang: str) -> None:
     status, info = page.inner_text("#sd-status"), page.inner_text("#sd-info")
     assert TEXT.say(lang, "progress_done", total=1) in status
     assert TEXT.say(lang, "from_store") in info  # drawn at warm-up, not for this page
-    page.wait_for_selector("#sd-gallery img")
-    page.wait_for_selector("#sd-latent img")
+    wait_for_picture(page, "#sd-gallery")
+    wait_for_picture(page, "#sd-latent")
     for words in (status, info, diagram):
         assert _has_hangul(words) == (lang == "ko"), words
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import open_tab, shot
+from tests.conftest import open_tab, shot, wait_for_picture
 
 TAB_ID = "finetune"
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -69,7 +69,7 @@ def test_korean_page_opens_with_the_example_trains_and_predicts(page_ko, screens
     _wait_text(page, "finetune-status", "✅", timeout=240_000)
     assert "#1" in curves.inner_text()
     page.locator("#finetune-new-shape").click()
-    page.wait_for_selector("#finetune-predict-image img", timeout=30_000)
+    wait_for_picture(page, "#finetune-predict-image", timeout=30_000)
     page.locator("#finetune-predict").click()
     _wait_text(page, "finetune-probs", "원|사각형|삼각형")
     # The pretrained model's own answer: ImageNet classes, Korean name with the English one beside it.

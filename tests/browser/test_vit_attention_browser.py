@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lessons.vit_attention.text import TEXT
-from tests.conftest import open_tab, shot
+from tests.conftest import open_tab, shot, wait_for_picture
 
 pytestmark = pytest.mark.browser
 
@@ -56,7 +56,7 @@ def _worked_example_on_opening(page, lang: str) -> None:
     assert TEXT.say(lang, "run") in tab.inner_text()
     for elem_id in ("vit-input", "vit-patches", "vit-strip", "vit-pos-one", "vit-pos-all", "vit-cls",
                     "vit-rollout", "vit-patch-attn", "vit-heads", "vit-gradcam"):
-        page.wait_for_selector(f"#{elem_id} img", state="visible", timeout=120_000)
+        wait_for_picture(page, f"#{elem_id}", timeout=120_000)
     for plot in ("vit-top5", "vit-cnn-top5"):
         page.wait_for_function(f"document.querySelectorAll('#{plot} .ytick text').length == 5", timeout=120_000)
 

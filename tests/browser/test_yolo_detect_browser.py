@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import launch_chromium, open_tab, shot
+from tests.conftest import launch_chromium, open_tab, shot, wait_for_picture
 
 TAB_ID = "yolo_detect"
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -88,7 +88,7 @@ def test_the_tab_opens_with_its_worked_example(request, screenshots, lang, words
     page's language), the counts, the info line and the grid and NMS pictures."""
     page = request.getfixturevalue(f"page_{lang}")
     open_tab(page, TAB_ID)
-    page.wait_for_selector("#yolo-annotated img", timeout=90_000)
+    wait_for_picture(page, "#yolo-annotated", timeout=90_000)
     page.wait_for_function(f"document.querySelector('#yolo-info').innerText.includes('{words['info']}')",
                            timeout=60_000)
     assert page.locator("#yolo-photo img").first.is_visible()  # the photo the result belongs to
@@ -118,7 +118,7 @@ def test_webcam_stream_shows_annotated_frames(camera_page, screenshots):
     page.wait_for_timeout(1500)  # let the fake camera deliver its first frames
     page.evaluate(WATCH_FRAMES_JS)
     record.click()
-    page.wait_for_selector("#yolo-annotated img", timeout=90_000)
+    wait_for_picture(page, "#yolo-annotated", timeout=90_000)
     # A second frame has come back through the same session state (the received-FPS line needs two),
     # and the page has shown at least two different annotated frames.
     page.wait_for_function("document.querySelector('#yolo-info').innerText.includes('Frames received')",

@@ -26,7 +26,7 @@ from core import models, text, webruntime
 from core.zoo import yolo as zoo
 from lessons.yolo_detect import compute, tab
 from tests.browser.test_yolo_detect_browser import open_webcam_tab, write_y4m
-from tests.conftest import launch_chromium, open_tab, shot
+from tests.conftest import launch_chromium, open_tab, shot, wait_for_picture
 
 TAB_ID = "yolo_detect"
 pytestmark = pytest.mark.browser
@@ -306,7 +306,7 @@ def test_live_view_in_korean(camera_browser, app_url, screenshots):
     assert any(re.fullmatch(r"사람 \d\.\d\d #\d+", label) for label in labels), labels
     # One frame to the server path, for the "inside YOLO" pictures: the same counts as the page on that frame.
     page.locator("#yolo-live [data-role=snapshot]").click()
-    page.wait_for_selector("#yolo-after img", timeout=90_000)
+    wait_for_picture(page, "#yolo-after", timeout=90_000)
     page.wait_for_function("document.querySelector('#yolo-info').innerText.includes('후보')", timeout=60_000)
     shot(page, screenshots, "yolo_live_ko")
     page.context.close()
@@ -340,7 +340,7 @@ def test_unreachable_model_file_falls_back_to_the_server_path(camera_browser, ap
     assert "model file could not be loaded" in notice.inner_text()
     assert page.locator("#yolo-where input[value=server]").is_checked()
     # The page pressed the server webcam's buttons itself: annotated frames arrive from the server.
-    page.wait_for_selector("#yolo-annotated img", timeout=120_000)
+    wait_for_picture(page, "#yolo-annotated", timeout=120_000)
     page.wait_for_function("document.querySelector('#yolo-info').innerText.includes('Frames received')",
                            timeout=120_000)
     assert page.locator("#yolo-live").count() == 0  # the in-browser view is gone, and so is its camera
