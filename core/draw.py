@@ -111,6 +111,12 @@ def hangul_font_path() -> str | None:
     return next((path for path in HANGUL_FONTS if Path(path).is_file()), None)
 
 
+def picture_lang(lang: str) -> str:
+    """The language to draw names in on a picture: the page's, unless it is Korean and this computer has no
+    font with Hangul (then English, readable, rather than empty boxes; the page's text keeps the Korean)."""
+    return lang if lang != "ko" or hangul_font_path() is not None else "en"
+
+
 _fonts: dict[int, object] = {}
 
 

@@ -157,6 +157,16 @@ def test_class_names_in_the_page_language(detector, frame):
     assert not has_hangul(info_en) and "후보" in info_ko  # one language per message
 
 
+def test_without_a_hangul_font_the_boxes_say_english_names(monkeypatch):
+    """A laptop with no font that has Hangul: a box reads "person 0.87", never a row of empty boxes."""
+    from core import draw
+
+    assert draw.hangul_font_path() is not None  # this machine has Noto CJK (README's test command)
+    monkeypatch.setattr(draw, "HANGUL_FONTS", ["/nonexistent/font.ttc"])
+    assert view.box_label("ko", 0, 0.873, 3) == "person 0.87 #3"
+    assert view.box_label("en", 5, 0.5, 0) == "bus 0.50"
+
+
 def test_a_korean_tag_is_drawn_with_a_hangul_font():
     """The Korean class name on a box's tag is the Hangul font's drawing of it (checked against PIL drawing the
     same name with the same font file), followed by the figures; the tag is the box colour."""

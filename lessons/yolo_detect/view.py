@@ -28,7 +28,7 @@ def color_for(index: int) -> tuple[int, int, int]:
 
 def box_label(lang: str, cls: int, score: float, track_id: int | None) -> str:
     """'사람 0.87 #3' / 'person 0.87 #3': the class name alone (a box has no room for two languages)."""
-    return classnames.coco_short(lang, cls) + _figures(score, track_id)
+    return classnames.coco_short(draw.picture_lang(lang), cls) + _figures(score, track_id)
 
 
 def _figures(score: float, track_id: int | None) -> str:
