@@ -13,7 +13,7 @@ from pathlib import Path
 import gradio as gr
 
 import lessons
-from core import memory, models, outputs, text, theme
+from core import events, memory, models, outputs, text, theme
 from core.page import Page
 from core.settings import Settings, from_args
 
@@ -41,6 +41,7 @@ def build_app(settings: Settings | None = None) -> tuple[gr.Blocks, Page]:
                     gr.Markdown(note.ui("lesson_note"), elem_classes=["lesson-note"])
                     lesson.tab.build(page)
     # Every event has its own queue (core.events.KINDS); the queue holds at most 512 waiting events.
+    events.apply_gradio_queue_settings()
     demo.queue(max_size=512)
     return demo, page
 

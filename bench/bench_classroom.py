@@ -2,8 +2,9 @@
 
 The load generator runs in this process and shares the 2 cores with the server. It is kept light: each
 student is a `bench.load.BrowserClient` (plain HTTP, doing what the page does: upload, join the queue,
-read the answer, fetch every file six at a time, decode every picture), connected before each clock
-starts, and its own CPU time is measured and printed per scenario. Latencies are p50 / p95 / max per
+read the answer, fetch every file six at a time), connected before each clock starts; every picture is
+decoded to its last pixel after the clock stops (a browser decodes on its own computer), and the
+generator's own CPU time is measured and printed per scenario. Latencies are p50 / p95 / max per
 endpoint of one run.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from bench import classroom
 from bench.common import row
 from bench.load import browsers, burst, jpeg_frames, open_pages, run_classroom, webcams
-from tests.conftest import running_app
+from tests.conftest import running_app, wait_for_log
 
 TAB = "classroom"
 
@@ -63,8 +64,9 @@ def _in_process_ms(api_name: str) -> float:
 
 def rows() -> list[dict]:
     out = []
-    with running_app("bench-classroom") as (url, proc, _):
-        time.sleep(20)  # the warm-up computes every tab's first example behind the server
+    with running_app("bench-classroom") as (url, proc, log_path):
+        wait_for_log(log_path, "warm-up:", 300)  # every tab's first example computed: the class arrives after
+
         # end to end (one request alone, outputs downloaded) vs the same work in-process
         fresh = {"conv_steps": dict(stride=2, height=7), "cnn_features": dict(
             image=classroom.first_examples()["cnn_features"]["image"], n_maps=8)}

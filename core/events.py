@@ -24,6 +24,7 @@ import importlib.util
 import inspect
 import logging
 import math
+import os
 import threading
 import time
 import typing
@@ -84,6 +85,20 @@ KINDS = {
 STREAM_FPS = 12.0
 
 RESULTS = memory.Store("results", size=memory.nbytes, max_entries=2000)
+
+# Gradio's queue recomputes a pandas summary of its past events after every event (for its /monitoring
+# page, which this app does not use): measured here 11 ms of CPU per event with 150 events recorded and
+# 17 ms with 10,000, paid under the one GIL that serves every student: more than half of a cached
+# answer's time on the server. Gradio's own settings make it recompute once per 1,000 events, over at
+# most the last 1,000.
+GRADIO_QUEUE_SETTINGS = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000", "GRADIO_ANALYTICS_MAX_EVENTS": "1000"}
+
+
+def apply_gradio_queue_settings() -> None:
+    """Call before `Blocks.queue()` (Gradio reads these when it creates the queue). A value the person
+    running the app set in the environment wins."""
+    for name, value in GRADIO_QUEUE_SETTINGS.items():
+        os.environ.setdefault(name, value)
 
 _ZERO_GPU = importlib.util.find_spec("spaces") is not None
 REGISTERED: list["Registered"] = []

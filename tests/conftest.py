@@ -96,6 +96,16 @@ def running_app(log_name: str, extra_env: dict | None = None, args: tuple[str, .
             proc.kill()
 
 
+def wait_for_log(path: Path, text: str, timeout: float) -> None:
+    """Wait until the app's log at `path` contains `text` (e.g. "warm-up:", the end of the warm-up)."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if text in path.read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"{text!r} not in {path} after {timeout} s")
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     return SHARED

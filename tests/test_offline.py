@@ -24,7 +24,7 @@ import torch
 from core import models
 from core.zoo import cnn as cnn_zoo
 from core.zoo import yolo as yolo_zoo
-from tests.conftest import ROOT, TEST_ENV, running_app
+from tests.conftest import ROOT, TEST_ENV, running_app, wait_for_log
 from tests.hub_mirror import write_torchvision_checkpoint, write_yolo_checkpoint
 
 CAT = ROOT / "assets" / "examples" / "cat.jpg"
@@ -202,15 +202,6 @@ def closed_port():
     yield address  # nobody listens there any more: connections are refused at once
 
 
-def _wait_for_log(path: Path, text: str, timeout: float) -> None:
-    started = time.perf_counter()
-    while time.perf_counter() - started < timeout:
-        if text in path.read_text(errors="replace"):
-            return
-        time.sleep(0.2)
-    raise TimeoutError(f"{text!r} not in {path} after {timeout} s")
-
-
 @pytest.mark.parametrize("network", [black_hole, closed_port], ids=["black_hole", "closed_port"])
 def test_missing_model_answers_fast_when_the_network_is_unreachable(tmp_path, network):
     """Empty caches, downloads allowed, the Hub unreachable: the first click on a missing model costs at most
@@ -223,7 +214,7 @@ def test_missing_model_answers_fast_when_the_network_is_unreachable(tmp_path, ne
                "TRANSFORMERS_OFFLINE": "0", "HF_ENDPOINT": hub_address, "HF_HOME": str(tmp_path / "hf"),
                "TORCH_HOME": str(tmp_path / "torch"), "DLCLASS_CACHE_DIR": str(tmp_path / "dlclass")}
         with serve(f"no-network-{network.__name__}", env, "--no-warm-up") as (url, log_path):
-            _wait_for_log(log_path, "heavy libraries imported", 300)  # the clicks measure the network, not imports
+            wait_for_log(log_path, "heavy libraries imported", 300)  # the clicks measure the network, not imports
             client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
             clicks = []
             for _ in range(3):
