@@ -114,7 +114,10 @@ def check_files(value: Any, result: LoadResult) -> None:
     if not isinstance(value, str) or len(value) > 4096 or "/" not in value:
         return
     path = Path(value)
-    if not path.is_file():
+    try:
+        if not path.is_file():
+            return
+    except OSError:  # text that merely contains a slash (an HTML answer), not a file name
         return
     with result.lock:
         result.files_checked += 1
