@@ -354,6 +354,10 @@ def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: b
         kwargs = {"lang": lang} if wants_lang else {}
         return compute(*args, **kwargs)
 
+    def skipped():
+        """Nothing changes on screen: a fresh skip per output (Gradio may edit the dicts it is given)."""
+        return tuple(_skip() for _ in outputs_list) if len(outputs_list) != 1 else _skip()
+
     # What changes the prepared outputs besides fn and its inputs: the kind (and picture format) of each output.
     output_kinds = tuple((type(c).__name__, getattr(c, "format", None)) for c in outputs_list)
 
@@ -377,10 +381,8 @@ def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: b
                 RESULTS.put(key_of(args, lang), last)
     elif kind == "stream":
         def run(*args, lang: str = text.DEFAULT_LANG):
-            import gradio as gr
-
             if not FRAMES.take():  # over the server's webcam budget: drop this frame, answer at once
-                return tuple(gr.skip() for _ in outputs_list) if len(outputs_list) != 1 else gr.skip()
+                return skipped()
             return delivery.deliver(prepared(call(args, lang)))
     else:
         def run(*args, lang: str = text.DEFAULT_LANG):
@@ -390,7 +392,7 @@ def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: b
             return delivery.deliver(prepared(call(args, lang)))
 
     if once is not None:  # the state rides in front of the inputs and after the outputs
-        ungated, skips = run, tuple(_skip() for _ in outputs_list)
+        ungated = run
 
         def as_tuple(result) -> tuple:
             return tuple(result) if len(outputs_list) != 1 else (result,)
@@ -398,13 +400,13 @@ def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: b
         if is_generator:
             def run(already, *args, lang: str = text.DEFAULT_LANG):
                 if already:
-                    yield (*skips, True)
+                    yield (*as_tuple(skipped()), True)
                     return
                 for result in ungated(*args, lang=lang):
                     yield (*as_tuple(result), True)
         else:
             def run(already, *args, lang: str = text.DEFAULT_LANG):
-                return (*skips, True) if already else (*as_tuple(ungated(*args, lang=lang)), True)
+                return (*as_tuple(skipped() if already else ungated(*args, lang=lang)), True)
         signature = signature.replace(parameters=[inspect.Parameter("already", inspect.Parameter.POSITIONAL_OR_KEYWORD),
                                                   *signature.parameters.values()])
 
