@@ -96,6 +96,10 @@ def check_training(page, lang: str, depth: int, activation: str, epochs: int, se
         lang, "training_setup", depth=depth, activation=TEXT.say(lang, f"act_{activation}"), bn="", seed=seed))
     epochs_run = int(setup.group("epochs"))
     assert 1 <= epochs_run <= epochs
+    # The text and the chart are separate outputs: the chart of this run may be drawn a moment after the text.
+    page.wait_for_function(f"(sel) => {{ const g = document.querySelector(sel); return g && g._fullData &&"
+                           f" g._fullData.length === 4 && g._fullData.every(t => t.x && t.x.length === {epochs_run}); }}",
+                           arg=TRAINING, timeout=30_000)
     curves = traces(page, TRAINING)
     accuracy = {t["name"]: t for t in curves if t["xaxis"] == "x"}
     assert len(curves) == 4 and set(accuracy) == {TEXT.say(lang, "variant_plain"), TEXT.say(lang, "variant_residual")}

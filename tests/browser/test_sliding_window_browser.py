@@ -72,7 +72,8 @@ def test_korean_compute_play_and_refuse(page_ko, screenshots):
     assert "출력 크기 공식" in page.inner_text("#sw-explain")
     assert page.locator("#sw-gallery img").count() == 1  # the photo panel: one picture of five
     shot(page, screenshots, "sliding_window_ko_opened")
-    with page.expect_response(lambda r: "/gradio_api/queue/data" in r.url):
+    # every event joins the queue with its own request (the answer may come on an event stream already open)
+    with page.expect_response(lambda r: "/gradio_api/queue/join" in r.url):
         page.locator("#sw-run").click()  # the public conv_steps event: the same setting, answered from the cache
     page.wait_for_timeout(500)
     assert _frames_ready(page) == token  # the very same figure (and its frames) as the worked example
