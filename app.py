@@ -12,7 +12,7 @@ from pathlib import Path
 
 import gradio as gr
 
-import lessons
+import tabs
 from core import events, memory, models, outputs, text, theme
 from core.page import Page
 from core.settings import Settings, from_args
@@ -34,7 +34,7 @@ def build_app(settings: Settings | None = None) -> tuple[gr.Blocks, Page]:
         page = Page(settings, demo)
         gr.Markdown(TEXT.ui("header"), elem_id="app-header")
         with gr.Tabs():
-            for index, lesson in enumerate(lessons.load_all()):
+            for index, lesson in enumerate(tabs.load_all()):
                 note = text.table(lesson.id, {"lesson_note": lesson.note})
                 with gr.Tab(lesson.text.ui("title"), id=lesson.id, elem_id=f"tab-{lesson.id}") as tab:
                     page.tab, page.tab_is_first = tab, index == 0

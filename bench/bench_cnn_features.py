@@ -22,7 +22,7 @@ from PIL import Image
 from bench.common import median_ms, row
 from core import models
 from core.batching import MicroBatcher
-from lessons.cnn_features import compute, view
+from tabs.cnn_features import compute, view
 
 TAB = "cnn_features"
 EXAMPLES = Path(__file__).resolve().parent.parent / "assets" / "examples"
@@ -102,7 +102,7 @@ def event_rows() -> list[dict]:
     from core import events, outputs
     from core.page import Page
     from core.settings import Settings
-    from lessons.cnn_features import tab
+    from tabs.cnn_features import tab
 
     with gr.Blocks() as demo:
         tab.build(Page(Settings(warm_up=False), demo))

@@ -7,7 +7,7 @@ compute cost is the same as with the trained weights.
 
 - baseline: diffusers StableDiffusionPipeline, FP32, full VAE decode, 1 step, guidance 0 (what a
   tutorial would run);
-- the lesson's path: lessons.diffusion.compute.generate with UNet + text encoder in BF16 (when the CPU has
+- the lesson's path: tabs.diffusion.compute.generate with UNet + text encoder in BF16 (when the CPU has
   fast bf16), TAESD final decode, linear previews.
 Also: one UNet step FP32 vs BF16, full VAE vs TAESD decode, how far the BF16 image is from the FP32 one for
 the same seed (mean absolute difference in 0-255 levels, PSNR), the warm-up's drawing of every example
@@ -41,7 +41,7 @@ def rows() -> list[dict]:
     from diffusers import StableDiffusionPipeline
 
     from core.zoo import diffusion as zoo
-    from lessons.diffusion import compute, tab
+    from tabs.diffusion import compute, tab
 
     cpu = torch.device("cpu")
     speedup = compute.cpu_bf16_speedup()

@@ -18,7 +18,7 @@ import torch
 
 from bench.common import median_ms, row
 from core.zoo.cnn import load_cnn
-from lessons.finetune import compute
+from tabs.finetune import compute
 
 TAB = "finetune"
 

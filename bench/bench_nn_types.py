@@ -15,7 +15,7 @@ import time
 import torch
 
 from bench.common import row
-from lessons.nn_types import compute, tab
+from tabs.nn_types import compute, tab
 
 TAB = "nn_types"
 

@@ -7,7 +7,7 @@ import time
 import torch
 
 from bench.common import median_ms, row
-from lessons.precision import compare, compute, hardware, view
+from tabs.precision import compare, compute, hardware, view
 
 MATMUL_N = 1024
 TAB = "precision"
@@ -21,7 +21,7 @@ def _bits_rows() -> list[dict]:
     from core import events
     from core.page import Page
     from core.settings import Settings
-    from lessons.precision import tab
+    from tabs.precision import tab
 
     before = len(events.REGISTERED)
     with gr.Blocks() as demo:

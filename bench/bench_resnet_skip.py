@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 
 from bench.common import median_ms, row
-from lessons.nn_types import compute as digits_lesson
-from lessons.resnet_skip import compute, tab, view
+from tabs.nn_types import compute as digits_lesson
+from tabs.resnet_skip import compute, tab, view
 
 TAB = "resnet_skip"
 

@@ -6,7 +6,7 @@ position, checking it against torch, building the figure with all frames, and th
 from __future__ import annotations
 
 from bench.common import median_ms, row
-from lessons.sliding_window import tab as sw
+from tabs.sliding_window import tab as sw
 
 TAB = "sliding_window"
 

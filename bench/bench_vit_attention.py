@@ -15,7 +15,7 @@ import torch
 from bench.common import median_ms, row, single_thread_cpu_ms
 from core.images import load_image
 from core.zoo import vit as vit_zoo
-from lessons.vit_attention import compute, view
+from tabs.vit_attention import compute, view
 
 TAB = "vit_attention"
 TARGETS_MS = {"deit_tiny": 300, "vit_base": 1000}

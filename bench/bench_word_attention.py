@@ -16,7 +16,7 @@ import torch
 
 from bench.common import median_ms, row, single_thread_cpu_ms
 from core.zoo import text as text_zoo
-from lessons.word_attention import compute, view
+from tabs.word_attention import compute, view
 
 TAB = "word_attention"
 LONG = " ".join([compute.EXAMPLE_KO, compute.EXAMPLE_EN] * 6)  # cut to the 64-token maximum

@@ -48,7 +48,7 @@ def frame_costs(imgsz: int, rounds: int = 4, live: bool = True) -> tuple[float, 
     live=True times what the webcam stream calls for every frame (yolo_detect_webcam: detection, ByteTrack and
     the annotated frame each time, the three "inside YOLO" pictures once a second); live=False the photo path."""
     from core import models
-    from lessons.yolo_detect import compute, tab
+    from tabs.yolo_detect import compute, tab
 
     def tab_function(frame, state):
         settings = ("yolo11n", compute.DEFAULT_CONF, compute.DEFAULT_IOU, imgsz, None, "32")
@@ -239,7 +239,7 @@ class IouTracker:
         self.tracks: dict[int, tuple[np.ndarray, int, int]] = {}  # id -> (box, class, frames missed)
 
     def update(self, boxes: np.ndarray, classes: np.ndarray) -> np.ndarray:
-        from lessons.yolo_detect.compute import pairwise_iou
+        from tabs.yolo_detect.compute import pairwise_iou
 
         ids = np.zeros(len(boxes), dtype=int)
         track_ids, matched, used = list(self.tracks), set(), set()
@@ -305,7 +305,7 @@ def clip_detections(frames: int = 20) -> list[tuple]:
     import cv2
 
     from core import models
-    from lessons.yolo_detect import compute
+    from tabs.yolo_detect import compute
 
     detector = models.get("yolo11n", tiny=True)
     cat = cv2.resize(cv2.imread(str(ROOT / "assets" / "examples" / "cat.jpg")), (640, 480))
@@ -337,7 +337,7 @@ def number_switches(frames: list[tuple], numbers: list[list[int]], shift: float 
                 switches += k in last and last[k] != number
                 last[k] = number
         return switches, unnumbered, shown
-    from lessons.yolo_detect.compute import pairwise_iou
+    from tabs.yolo_detect.compute import pairwise_iou
 
     for t in range(len(frames) - 1):
         (a, _, ca, _), (b, _, cb, _) = frames[t], frames[t + 1]
@@ -360,7 +360,7 @@ def number_switches(frames: list[tuple], numbers: list[list[int]], shift: float 
 
 def run_tracker(name: str, frames: list[tuple]) -> tuple[list[list[int]], list[float]]:
     """The numbers a fresh tracker gives each frame's boxes, and ms per frame of its update."""
-    from lessons.yolo_detect import compute
+    from tabs.yolo_detect import compute
 
     numbers, ms = [], []
     tracker = compute.new_tracker() if name == "bytetrack" else IouTracker()
@@ -410,7 +410,7 @@ def cached_photo_rows() -> list[dict]:
     from core import events
     from core.page import Page
     from core.settings import Settings
-    from lessons.yolo_detect import compute, tab
+    from tabs.yolo_detect import compute, tab
 
     with gr.Blocks() as demo:
         page = Page(Settings(), demo)

@@ -27,7 +27,7 @@ def _file(path: Path):
 
 
 def _first_prompt() -> str:
-    from lessons.diffusion.compute import DEFAULT_PROMPT
+    from tabs.diffusion.compute import DEFAULT_PROMPT
 
     return DEFAULT_PROMPT
 

@@ -98,3 +98,24 @@ def image_output(**kwargs) -> gr.Image:
     kwargs.setdefault("interactive", False)
     kwargs.setdefault("buttons", ["fullscreen"])
     return gr.Image(**kwargs)
+
+
+def control(setting, *, widget: str | None = None, **kwargs):
+    """The control of a lesson's declared setting (`core.values.Setting`): its range, step, choices, default
+    and label come from the one declaration. widget: "slider" (default for numbers), "number", "radio" (default
+    for choices) or "dropdown"; other keyword arguments go to the component (info, scale, elem_id, ...)."""
+    kwargs.setdefault("label", gr.i18n.I18nData(setting.label.key))
+    kwargs.setdefault("value", setting.default)
+    if setting.choices is not None:
+        widget = widget or "radio"
+        maker = {"radio": Radio, "dropdown": Dropdown}[widget]
+        kwargs.setdefault("choices", list(setting.choices))
+        return maker(**kwargs)
+    widget = widget or "slider"
+    step = setting.step if setting.step is not None else (1 if setting.integer else None)
+    if widget == "number":
+        return Number(minimum=setting.low, maximum=setting.high, step=step, precision=0 if setting.integer else None,
+                      **kwargs)
+    if widget == "dropdown":  # a number picked from a few good values (or typed: allow_custom_value)
+        return Dropdown(**kwargs)
+    return Slider(setting.low, setting.high, step=step, **kwargs)

@@ -199,6 +199,15 @@ def is_cached(name: str) -> bool:
         return False
 
 
+def source(name: str) -> str:
+    """Where the loader would take `name` from now, asked without loading anything: "tiny" (the test zoo's
+    random model of the same family), "cached" (real weights on this computer) or "download" (not here yet).
+    Lessons ask this rather than reading the loader's switches themselves."""
+    if tiny_default():
+        return "tiny"
+    return "cached" if is_cached(name) else "download"
+
+
 def cached_alternatives(name: str) -> list[str]:
     """The other models of the same kind as `name` whose weights are on this computer."""
     try:

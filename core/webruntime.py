@@ -11,7 +11,7 @@ the page loads into the cache:
 Unpacking goes to a temporary folder first and is renamed into place, so a half-written folder is never
 served. With the folder present nothing touches the network; without it and offline (DLCLASS_OFFLINE=1)
 `ensure()` raises a Problem that names `python app.py --prefetch`. The app serves the folder to the page
-through Gradio's file route (lessons/yolo_detect/tab.py); the multi-megabyte WASM files never enter git.
+through Gradio's file route (tabs/yolo_detect/tab.py); the multi-megabyte WASM files never enter git.
 
     webruntime.ensure()      -> Path of the folder (downloads once when missing and online)
     webruntime.prefetch()    -> ("onnxruntime-web 1.30.0", "ok" or the reason), for `python app.py --prefetch`

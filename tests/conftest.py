@@ -180,7 +180,7 @@ def open_tab(page, tab_id: str) -> None:
 
         title_key = f"{tab_id}.title"
         page.locator(".overflow-menu button").first.click()
-        importlib.import_module(f"lessons.{tab_id}.text")  # registers the lesson's words
+        importlib.import_module(f"tabs.{tab_id}.text")  # registers the lesson's words
         titles = [text.KO[title_key], text.EN[title_key]]
         page.locator(".overflow-dropdown button").filter(
             has_text=re.compile("|".join(re.escape(t) for t in titles))).first.click()

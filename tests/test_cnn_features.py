@@ -15,7 +15,7 @@ from core import classnames, models
 from core.batching import MicroBatcher
 from core.text import Problem
 from core.zoo import cnn as zoo
-from lessons.cnn_features import compute, tab, view
+from tabs.cnn_features import compute, tab, view
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "assets" / "examples"

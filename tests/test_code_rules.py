@@ -51,13 +51,13 @@ def _imports(path: Path) -> set[str]:
 
 
 def _app_sources() -> list[Path]:
-    return [p for p in _sources() if p.parts[len(ROOT.parts)] in ("core", "lessons", "app.py", "bench")]
+    return [p for p in _sources() if p.parts[len(ROOT.parts)] in ("core", "tabs", "app.py", "bench")]
 
 
 def test_nothing_below_a_lessons_tab_imports_gradio():
     """A lesson's compute and view are plain functions: testable without a browser, reusable anywhere."""
     offenders = []
-    for path in (ROOT / "lessons").rglob("*.py"):
+    for path in (ROOT / "tabs").rglob("*.py"):
         if path.name == "tab.py":
             continue
         if any(name == "gradio" or name.startswith("gradio.") for name in _imports(path)):
@@ -76,7 +76,7 @@ def test_no_patched_library_internals():
 def test_no_request_objects_or_two_languages_in_one_string_in_lessons():
     """Lessons get `lang` from the event helper; every sentence is said in one language at a time."""
     offenders = []
-    for path in (ROOT / "lessons").rglob("*.py"):
+    for path in (ROOT / "tabs").rglob("*.py"):
         source = path.read_text(encoding="utf-8")
         for pattern in ("gr.Request", "i18n.both", "i18n.pick", "from core.i18n", "from core import i18n",
                         "core.ui", "from core import ui"):
@@ -86,10 +86,10 @@ def test_no_request_objects_or_two_languages_in_one_string_in_lessons():
 
 
 def test_every_lesson_folder_has_its_five_parts():
-    import lessons
+    import tabs
 
-    for lesson_id in lessons.LESSON_IDS:
-        folder = ROOT / "lessons" / lesson_id
+    for lesson_id in tabs.LESSON_IDS:
+        folder = ROOT / "tabs" / lesson_id
         missing = [name for name in ("compute.py", "text.py", "view.py", "tab.py", "note.ko.md", "note.en.md")
                    if not (folder / name).is_file()]
         assert not missing, f"{lesson_id} lacks {missing}"

@@ -15,13 +15,13 @@ from core import models
 from core.images import load_image
 from core.text import Problem
 from core.zoo import diffusion as zoo
-from lessons.diffusion import compute, tab, view
-from lessons.diffusion.text import TEXT
+from tabs.diffusion import compute, tab, view
+from tabs.diffusion.text import TEXT
 from tests.conftest import ROOT
 
 CPU = torch.device("cpu")
 HANGUL = re.compile("[\uac00-\ud7a3]")
-LESSON = ROOT / "lessons" / "diffusion"
+LESSON = ROOT / "tabs" / "diffusion"
 
 
 @pytest.fixture(autouse=True)

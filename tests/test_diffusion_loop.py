@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from core.zoo import diffusion as zoo
-from lessons.diffusion import compute as tab
+from tabs.diffusion import compute as tab
 
 CPU = torch.device("cpu")
 SIZE = 256  # pixels: a 32x32 latent

@@ -14,7 +14,7 @@ from PIL import Image
 from core import classnames, memory
 from core.text import Problem
 from core.zoo.cnn import load_cnn
-from lessons.finetune import compute, tab, view
+from tabs.finetune import compute, tab, view
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 NO_NAMES, NO_FILES = [""] * compute.MAX_CLASSES, [None] * compute.MAX_CLASSES

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from lessons.nn_types import compute, tab, view
-from lessons.nn_types.text import TEXT
+from tabs.nn_types import compute, tab, view
+from tabs.nn_types.text import TEXT
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 SEEDS = (0, 1, 2)

@@ -14,9 +14,9 @@ import torch
 
 from core import text
 from core.text import Problem
-from lessons.precision import compare, compute, hardware, view
-from lessons.precision.compute import BF16, E4M3, E5M2, FORMATS, FP16, FP32
-from lessons.precision.text import TEXT
+from tabs.precision import compare, compute, hardware, view
+from tabs.precision.compute import BF16, E4M3, E5M2, FORMATS, FP16, FP32
+from tabs.precision.text import TEXT
 
 HANGUL = re.compile("[\uac00-\ud7a3]")
 ML_DTYPE = {"bf16": ml_dtypes.bfloat16, "e4m3": ml_dtypes.float8_e4m3fn, "e5m2": ml_dtypes.float8_e5m2,
@@ -491,7 +491,7 @@ def test_compare_respects_the_time_budget():
 
 def test_events_bits_cached_and_comparison_never():
     from core import events
-    from lessons.precision import tab
+    from tabs.precision import tab
     from tests.conftest import build_lesson_tab
 
     demo, page, registered = build_lesson_tab(tab)

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from lessons.nn_types import compute as digits_lesson
-from lessons.resnet_skip import compute, tab, view
-from lessons.resnet_skip.text import TEXT
+from tabs.nn_types import compute as digits_lesson
+from tabs.resnet_skip import compute, tab, view
+from tabs.resnet_skip.text import TEXT
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 

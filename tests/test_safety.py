@@ -95,6 +95,6 @@ def test_diffusion_safety_checker_is_on_by_default_and_the_flag_turns_it_off(mon
     assert from_args(["--no-safety-checker"]).safety_checker is False
     monkeypatch.setenv("DLCLASS_SAFETY_CHECKER", "0")  # the old back channel: ignored
     assert from_args([]).safety_checker is True
-    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "lessons").rglob("*.py"))
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tabs").rglob("*.py"))
     source += (ROOT / "app.py").read_text(encoding="utf-8")
     assert "DLCLASS_SAFETY_CHECKER" not in source

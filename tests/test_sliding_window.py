@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from core.text import Problem
-from lessons.sliding_window import compute as sw
-from lessons.sliding_window import tab, view
+from tabs.sliding_window import compute as sw
+from tabs.sliding_window import tab, view
 
 
 def _torch_or_none(x, kernel, s, p, d, op):

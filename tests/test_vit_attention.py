@@ -13,7 +13,7 @@ from PIL import Image
 
 from core import charts, classnames, memory, models, text
 from core.zoo import vit as vit_zoo
-from lessons.vit_attention import compute, tab, view
+from tabs.vit_attention import compute, tab, view
 
 CAT = str(compute.EXAMPLES / "cat.jpg")
 HANGUL = range(0xAC00, 0xD7A4)

@@ -13,8 +13,8 @@ import torch
 import core.zoo.text as text_zoo  # imported by name too: core.models may not list it in ZOO_MODULES yet
 from core import models
 from core.text import KO, EN, Problem
-from lessons.word_attention import compute, view
-from lessons.word_attention.text import TEXT
+from tabs.word_attention import compute, view
+from tabs.word_attention.text import TEXT
 
 KOREAN = compute.EXAMPLE_KO
 ENGLISH = compute.EXAMPLE_EN

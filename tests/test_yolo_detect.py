@@ -19,8 +19,8 @@ from PIL import Image
 
 from core import classnames, events, models, text
 from core.zoo import yolo as zoo
-from lessons.yolo_detect import compute, tab, view
-from lessons.yolo_detect.text import TEXT
+from tabs.yolo_detect import compute, tab, view
+from tabs.yolo_detect.text import TEXT
 
 ROOT = Path(__file__).resolve().parent.parent
 CAT = ROOT / "assets" / "examples" / "cat.jpg"
@@ -715,5 +715,5 @@ def test_the_file_route_serves_the_page_folders_and_not_the_cache_around_them(tm
     assert get(tab.JS_DIR / "yolo_steps.mjs") == 200
     assert get(tmp_path / "ultralytics" / "yolo11n.pt") == 403
     assert get(tmp_path / "npm" / "other-package.txt") == 403
-    assert get(ROOT / "lessons" / "yolo_detect" / "note.en.md") == 403
-    assert get(ROOT / "lessons" / "yolo_detect" / "compute.py") == 403
+    assert get(ROOT / "tabs" / "yolo_detect" / "note.en.md") == 403
+    assert get(ROOT / "tabs" / "yolo_detect" / "compute.py") == 403

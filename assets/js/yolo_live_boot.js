@@ -1,4 +1,4 @@
-// js_on_load of the live YOLO view (a gr.HTML in lessons/yolo_detect/tab.py): Gradio runs this body with
+// js_on_load of the live YOLO view (a gr.HTML in tabs/yolo_detect/tab.py): Gradio runs this body with
 // `element`, `trigger`, `props` and `server` in scope when the view is shown. It fills in the words and
 // loads the page code (yolo_live.mjs, served by Gradio's file route) as an ES module.
 // The view triggers two custom events, 'fallback' and 'snapshot' (Gradio finds custom event names quoted in

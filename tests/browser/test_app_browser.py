@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import app  # noqa: F401 - registers the header words
-import lessons
+import tabs
 from core import text
 from tests.conftest import open_tab, shot
 
@@ -20,7 +20,7 @@ def _tab_titles(page) -> list[str]:
 @pytest.mark.parametrize("fixture, table", [("page_ko", text.KO), ("page_en", text.EN)])
 def test_every_tab_opens_with_its_title_and_note(request, fixture, table, screenshots):
     page = request.getfixturevalue(fixture)
-    all_lessons = lessons.load_all()
+    all_lessons = tabs.load_all()
     expected = [table[lesson.title_key] for lesson in all_lessons]
     titles = _tab_titles(page)
     # the tab bar shows the first titles in lesson order; the rest sit in its overflow menu

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lessons.cnn_features.text import TEXT  # noqa: F401  (registers the lesson's words)
-from lessons.cnn_features.view import GRID_CELL, GRID_GAP, GRID_TITLE
+from tabs.cnn_features.text import TEXT  # noqa: F401  (registers the lesson's words)
+from tabs.cnn_features.view import GRID_CELL, GRID_GAP, GRID_TITLE
 from tests.conftest import open_tab, shot
 
 pytestmark = pytest.mark.browser

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from lessons.diffusion import compute
-from lessons.diffusion.text import TEXT
+from tabs.diffusion import compute
+from tabs.diffusion.text import TEXT
 from tests.conftest import open_tab, shot, wait_for_picture
 
 pytestmark = pytest.mark.browser

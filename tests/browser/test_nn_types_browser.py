@@ -11,8 +11,8 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.datasets import load_digits
 
 from core import values
-from lessons.nn_types.compute import LIMITS
-from lessons.nn_types.text import TEXT
+from tabs.nn_types.compute import LIMITS
+from tabs.nn_types.text import TEXT
 from tests.conftest import open_tab, shot
 
 pytestmark = pytest.mark.browser

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from core import values
-from lessons.resnet_skip.compute import LIMITS
-from lessons.resnet_skip.text import TEXT
+from tabs.resnet_skip.compute import LIMITS
+from tabs.resnet_skip.text import TEXT
 from tests.conftest import open_tab, shot
 
 pytestmark = pytest.mark.browser

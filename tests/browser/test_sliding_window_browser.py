@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from core import text
-from lessons.sliding_window.text import TEXT  # noqa: F401  (registers the lesson's words)
+from tabs.sliding_window.text import TEXT  # noqa: F401  (registers the lesson's words)
 from tests.conftest import open_tab, shot
 
 pytestmark = pytest.mark.browser

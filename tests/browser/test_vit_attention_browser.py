@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lessons.vit_attention.text import TEXT
+from tabs.vit_attention.text import TEXT
 from tests.conftest import open_tab, shot, wait_for_picture
 
 pytestmark = pytest.mark.browser

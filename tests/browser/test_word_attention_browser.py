@@ -11,8 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from lessons.word_attention import compute
-from lessons.word_attention.text import TEXT
+from tabs.word_attention import compute
+from tabs.word_attention.text import TEXT
 from tests.conftest import open_tab, shot
 
 pytestmark = pytest.mark.browser

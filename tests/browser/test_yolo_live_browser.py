@@ -24,7 +24,7 @@ import torch
 from bench.bench_yolo_detect import simulated_detections
 from core import models, text, webruntime
 from core.zoo import yolo as zoo
-from lessons.yolo_detect import compute, tab
+from tabs.yolo_detect import compute, tab
 from tests.browser.test_yolo_detect_browser import open_webcam_tab, write_y4m
 from tests.conftest import launch_chromium, open_tab, shot, wait_for_picture
 

@@ -1,0 +1,243 @@
+"""The Stable Diffusion tab: prompt and settings on the left, the picture and its step previews on the right,
+then the pipeline with its tensor shapes, the prompt's CLIP tokens, the latent itself, and two prompts compared.
+
+Drawing is a "diffusion" event (one at a time, streaming a preview per step), cached: an identical request,
+or an example prompt drawn at warm-up, is answered at once. The page's opening never draws: it shows the
+tokens and the pipeline for the default prompt (cached), and the first example's picture if warm-up has
+drawn it already.
+"""
+from __future__ import annotations
+
+import functools
+import random
+
+import gradio as gr
+
+from core import components, events, models, values
+from core.page import initial_input
+from core.zoo import diffusion as zoo
+from tabs.diffusion import compute, view
+from tabs.diffusion.text import TEXT
+
+MAIN_OUTPUTS = 9  # final, gallery, status, info, tokens, diagram, latents, latent slider, latent picture
+
+
+def _guard_memory(request: compute.Request, outputs):
+    """Out of memory in the middle of a run: say which smaller size to try, in the page's language."""
+    try:
+        yield from outputs
+    except Exception as exc:
+        if events.is_out_of_memory(exc):
+            raise TEXT.problem("oom", smaller=compute.smaller_size(request)) from None
+        raise
+
+
+def finished_outputs(request: compute.Request, finished: compute.Finished, tokens: str, diagram: str, lang: str):
+    panels = view.finished_panels(finished, lang)
+    return (panels["final"], panels["gallery"], panels["status"],
+            view.info_markdown(request, finished.facts, lang, finished), tokens, diagram, panels["latents"],
+            gr.update(maximum=panels["last"], value=panels["last"]), panels["latent_image"])
+
+
+def _draw(request: compute.Request, lang: str):
+    """The main outputs as a run goes: each step's preview streamed, then the finished picture."""
+    bundle = compute.load_pipeline(request)
+    facts = compute.pipeline_facts(bundle, request.settings, request.plan)
+    tokens = view.tokens_html(compute.prompt_tokens(bundle, request), lang)
+    diagram = view.pipeline_html(facts, lang)
+    info = view.info_markdown(request, facts, lang)
+    gallery = []
+    for event in compute.text_to_image(request, bundle):
+        if event.finished is not None:
+            yield finished_outputs(request, event.finished, tokens, diagram, lang)
+            return
+        item = view.preview_item(event, lang)
+        if item is not None:
+            gallery.append(item)
+        yield (gr.skip(), list(gallery), view.progress_html(event.step, event.total, lang), info, tokens, diagram,
+               gr.skip(), gr.skip(), gr.skip())
+
+
+# ---------------------------------------------------------------- events (module level: tests call them)
+
+
+def sd_generate(prompt, negative, model_name, steps, guidance, size, seed, preview, decoder, *, safety: bool = True,
+                lang: str = "ko"):
+    """The main event (API sd_generate): streams a preview per step, then the final picture."""
+    request = compute.read_request([prompt], negative, model_name, steps, guidance, size, seed, preview, decoder,
+                                   safety)
+    yield from _guard_memory(request, _draw(request, lang))
+
+
+def sd_preset(index, negative, model_name, steps, guidance, size, seed, preview, decoder, *, safety: bool = True,
+              lang: str = "ko"):
+    """An example prompt clicked: it fills the prompt box and is drawn with the current settings."""
+    prompt = compute.preset_prompt(index)
+    for outputs in sd_generate(prompt, negative, model_name, steps, guidance, size, seed, preview, decoder,
+                               safety=safety, lang=lang):
+        yield (prompt, *outputs)
+
+
+def sd_compare(prompt_a, prompt_b, model_name, steps, guidance, size, seed, *, safety: bool = True,
+               lang: str = "ko"):
+    """Both prompts in one batch from the same noise (API sd_compare): one UNet call per step draws both."""
+    request = compute.read_request([prompt_a, prompt_b], "", model_name, steps, guidance, size, seed, None, None,
+                                   safety)
+
+    def draw():
+        gallery = []
+        for event in compute.text_to_image(request):
+            if event.finished is not None:
+                yield (view.compare_panels(event.finished, lang),
+                       view.info_markdown(request, event.finished.facts, lang, event.finished))
+                return
+            item = view.compare_item(event, lang)
+            if item is not None:
+                gallery.append(item)
+                yield list(gallery), view.notes_markdown(request.notes, lang)
+
+    yield from _guard_memory(request, draw())
+
+
+def first_look(prompt, negative, model_name, steps, guidance, size, seed, preview, decoder, *, safety: bool = True,
+               lang: str = "ko"):
+    """On opening: the tokens and the pipeline of the prompt in the box (cheap; computed once at warm-up)."""
+    request = compute.read_request([prompt], negative, model_name, steps, guidance, size, seed, preview, decoder,
+                                   safety)
+    bundle = compute.load_pipeline(request)
+    facts = compute.pipeline_facts(bundle, request.settings, request.plan)
+    return view.tokens_html(compute.prompt_tokens(bundle, request), lang), view.pipeline_html(facts, lang)
+
+
+def first_picture(prompt, negative, model_name, steps, guidance, size, seed, preview, decoder, *,
+                  safety: bool = True, lang: str = "ko"):
+    """On opening: the picture of these settings if it was drawn already (warm-up draws the first example).
+    Never draws and never loads a model, so a class opening the page at once costs almost nothing."""
+    request = compute.read_request([prompt], negative, model_name, steps, guidance, size, seed, preview, decoder,
+                                   safety)
+    finished = compute.finished_run(request)
+    if finished is None:
+        return (gr.skip(), gr.skip(), f"<p id='sd-progress'>{TEXT.say(lang, 'not_ready')}</p>", gr.skip(),
+                gr.skip(), gr.skip(), gr.skip())
+    panels = view.finished_panels(finished, lang)
+    return (panels["final"], panels["gallery"], panels["status"],
+            view.info_markdown(request, finished.facts, lang, finished), panels["latents"],
+            gr.update(maximum=panels["last"], value=panels["last"]), panels["latent_image"])
+
+
+def show_latent(latents, step):
+    """The latent after one step (API sd_latent), from the latents of the last run in this page."""
+    if not latents:
+        return None
+    last = len(latents) - 1
+    index, _ = values.clamp(step, 0, last, last, TEXT.msg("latent_step"), integer=True)
+    return view.latent_channels_image(latents[index])
+
+
+def random_seed() -> int:
+    return random.randint(0, 2**31 - 1)
+
+
+def model_defaults(model_name):
+    """Another model: its own step range, guidance and sizes."""
+    info = zoo.INFO.get(model_name, zoo.INFO[zoo.SD_TURBO])
+    sizes = compute.size_choices(model_name if model_name in zoo.INFO else zoo.SD_TURBO,
+                                 models.default_device())
+    return (gr.update(maximum=info.steps_max, value=info.steps_default),
+            gr.update(maximum=max(info.guidance_max, 1.0), value=info.guidance_default,
+                      interactive=info.guidance_max > 0),
+            gr.update(choices=list(sizes), value=info.size_default))
+
+
+def _bound(fn, **settings):
+    """`fn` with the server's settings bound, keeping its name (the event's name in logs and the cache)."""
+    return functools.update_wrapper(functools.partial(fn, **settings), fn)
+
+
+def build(page) -> None:
+    ui = TEXT.ui
+    device = models.default_device()
+    default_model = zoo.SD_TURBO
+    info = zoo.INFO[default_model]
+    safety = dict(safety=page.settings.safety_checker)  # `python app.py --no-safety-checker` turns it off
+    with gr.Row():
+        with gr.Column(scale=2):
+            prompt = gr.Textbox(value=compute.DEFAULT_PROMPT, lines=2, label=ui("prompt"), elem_id="sd-prompt")
+            presets = gr.Dataset(components=[prompt], samples=[[p] for p in compute.PRESETS], type="index",
+                                 label=ui("presets"), samples_per_page=len(compute.PRESETS), elem_id="sd-presets")
+            negative = gr.Textbox(value="", lines=1, label=ui("negative"), elem_id="sd-negative")
+            with gr.Row():
+                model = components.Dropdown([(ui(f"model_{m}"), m) for m in compute.model_choices(device)],
+                                            value=default_model, label=ui("model"), elem_id="sd-model")
+                size = components.Radio(list(compute.size_choices(default_model, device)), value=info.size_default,
+                                        label=ui("size"), elem_id="sd-size")
+            with gr.Row():
+                steps = components.Slider(1, info.steps_max, value=info.steps_default, step=1, label=ui("steps"),
+                                          elem_id="sd-steps")
+                guidance = components.Slider(0, 15, value=info.guidance_default, step=0.5, label=ui("guidance"),
+                                             info=ui("guidance_info"), interactive=info.guidance_max > 0,
+                                             elem_id="sd-guidance")
+            with gr.Row():
+                seed = components.Number(value=compute.DEFAULT_SEED, precision=0, minimum=0, maximum=compute.SEED_MAX,
+                                         label=ui("seed"), elem_id="sd-seed")
+                randomize = gr.Button(ui("randomize"), elem_id="sd-randomize", scale=0)
+            with gr.Row():
+                preview = components.Radio([(ui(f"preview_{m}"), m) for m in compute.PREVIEW_MODES],
+                                           value=compute.default_preview(device), label=ui("preview"),
+                                           elem_id="sd-preview")
+                decoder = components.Radio([(ui(f"decoder_{m}"), m) for m in compute.DECODERS],
+                                           value=compute.default_decoder(device), label=ui("decoder"),
+                                           elem_id="sd-decoder")
+            generate_btn = gr.Button(ui("generate"), variant="primary", elem_id="sd-generate")
+            status = gr.HTML(label=ui("status"), elem_id="sd-status")
+            info_md = gr.Markdown(elem_id="sd-info")
+        with gr.Column(scale=2):
+            final = components.image_output(label=ui("final"), elem_id="sd-final", height=420)
+            gallery = gr.Gallery(label=ui("gallery"), columns=4, height=260, elem_id="sd-gallery", format="jpeg",
+                                 allow_preview=True, object_fit="contain")
+    gr.Markdown(ui("pipeline"))
+    diagram = gr.HTML(elem_id="sd-diagram")
+    gr.Markdown(ui("tokens"))
+    tokens = gr.HTML(elem_id="sd-tokens")
+    gr.Markdown(ui("latent_title"))
+    latent_state = gr.State([])
+    with gr.Row():
+        latent_step = components.Slider(0, 1, value=0, step=1, label=ui("latent_step"), elem_id="sd-latent-step")
+        # Colour-mapped cells with sharp edges: PNG keeps them crisp.
+        latent_image = components.image_output(label=ui("latent_image"), format="png", elem_id="sd-latent",
+                                                height=400)
+    gr.Markdown(ui("compare_title"))
+    with gr.Row():
+        prompt_a = gr.Textbox(value=compute.COMPARE_PROMPTS[0], label=ui("prompt_a"), elem_id="sd-prompt-a")
+        prompt_b = gr.Textbox(value=compute.COMPARE_PROMPTS[1], label=ui("prompt_b"), elem_id="sd-prompt-b")
+        compare_btn = gr.Button(ui("compare"), elem_id="sd-compare", scale=0)
+    compare_gallery = gr.Gallery(label=ui("compare_gallery"), columns=3, height=360, format="jpeg",
+                                 elem_id="sd-compare-gallery", object_fit="contain")
+    compare_info = gr.Markdown(elem_id="sd-compare-info")
+
+    settings = [negative, model, steps, guidance, size, seed, preview, decoder]
+    inputs = [prompt] + settings
+    outputs = [final, gallery, status, info_md, tokens, diagram, latent_state, latent_step, latent_image]
+    private = dict(api_visibility="private")
+
+    main = events.on(generate_btn.click, _bound(sd_generate, **safety), inputs, outputs, kind="diffusion",
+                     cache=True, api_name="sd_generate")
+    example = events.on(presets.click, _bound(sd_preset, **safety), [presets] + settings, [prompt] + outputs,
+                        kind="diffusion", cache=True, **private)
+    events.on(compare_btn.click, _bound(sd_compare, **safety), [prompt_a, prompt_b, model, steps, guidance, size, seed],
+              [compare_gallery, compare_info], kind="diffusion", cache=True, api_name="sd_compare")
+    events.on(randomize.click, random_seed, None, seed, kind="quick", api_name="sd_random_seed")
+    events.on(latent_step.change, show_latent, [latent_state, latent_step], latent_image, kind="quick",
+              api_name="sd_latent")
+    events.on(model.change, model_defaults, [model], [steps, guidance, size], kind="quick", cache=True, **private)
+
+    # The page's opening: tokens and pipeline at once (cached), the first example's picture when warm-up drew it.
+    page.on_open(_bound(first_look, **safety), inputs, [tokens, diagram], kind="quick")
+    page.on_open(_bound(first_picture, **safety), inputs,
+                 [final, gallery, status, info_md, latent_state, latent_step, latent_image], kind="quick", cache=False)
+    # Warm-up draws every example prompt at the default settings (the first one is the prompt in the box), and
+    # the Generate button's answer for the box as it opens (from the drawn run: no second drawing).
+    defaults = [initial_input(component) for component in settings]
+    for index in range(len(compute.PRESETS)):
+        page.warm(example, index, *defaults)
+    page.warm(main, initial_input(prompt), *defaults)

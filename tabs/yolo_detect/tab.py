@@ -1,0 +1,333 @@
+"""The YOLO tab: the controls on the left; a photo, the webcam (detected in the student's own browser, or on the
+server) and a video on the right, with the detections, the counts and the info lines below; the grid and the
+before/after-NMS pictures under "Inside YOLO".
+
+The webcam view runs detection in each student's browser by default (assets/js/yolo_live.mjs with
+onnxruntime-web, core/webruntime.py): the server only hands out the library and the detector exported to ONNX
+(core/zoo/yolo_export.py), so 30 webcams cost it almost nothing and no camera picture leaves a laptop. The server
+path (`yolo_detect_webcam`) stays as a choice and as the automatic fallback; photos and videos always use it."""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from core import classnames, components, events, text, webruntime
+from core.zoo import yolo as zoo
+from core.zoo import yolo_export
+from tabs.yolo_detect import compute, view
+from tabs.yolo_detect.text import TEXT, live_words
+
+JS_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "js"
+WHERE_BROWSER, WHERE_SERVER = "browser", "server"
+FALLBACK_REASONS = ("no_simd", "library", "model", "page")
+# The server-path webcam refreshes the three "inside YOLO" pictures once a second, not every frame: every
+# returned picture is encoded and sent, and four pictures per frame cut the live frame rate.
+PANEL_REFRESH_S = 1.0
+
+
+# ---------------------------------------------------------------- the events
+
+
+def yolo_detect(image, model_name, conf, iou, imgsz, classes, grid, *, lang: str = "ko"):
+    """A photo -> (annotated, counts, info, grid panel, before NMS, after NMS)."""
+    started = time.perf_counter()
+    settings = compute.read_settings(model_name, conf, iou, imgsz, classes, grid)
+    frame, det = compute.detect_picture(image, settings)
+    drawing = time.perf_counter()
+    annotated = view.draw_detections(frame, det, lang)
+    panels = view.inside_panels(frame, det, settings)
+    done = time.perf_counter()
+    info = view.info_markdown(det, settings, (done - drawing) * 1000, (done - started) * 1000, None, lang)
+    return (annotated, view.counts_table(det, lang), info, *panels)
+
+
+def yolo_detect_webcam(frame, model_name, conf, iou, imgsz, classes, grid, track, state, *, lang: str = "ko"):
+    """One frame of the server-path webcam -> the outputs of a photo and the session's state (its ByteTrack,
+    the frame rate received); the "inside YOLO" pictures once a second."""
+    started = time.perf_counter()
+    state = state if isinstance(state, dict) else {}
+    settings = compute.read_settings(model_name, conf, iou, imgsz, classes, grid, track)
+    picture, det = compute.detect_picture(frame, settings)
+    drawing = time.perf_counter()
+    if settings.track:
+        if state.get("tracker") is None or state.get("tracked_model") != settings.model:
+            state["tracker"], state["tracked_model"] = compute.new_tracker(), settings.model
+        det.ids = compute.track_ids(state["tracker"], det)
+    else:
+        state["tracker"] = None
+    annotated = view.draw_detections(picture, det, lang)
+    panels = (gr.skip(), gr.skip(), gr.skip())
+    if drawing - state.get("panels_at", -math.inf) >= PANEL_REFRESH_S:
+        state["panels_at"] = drawing
+        panels = view.inside_panels(picture, det, settings)
+    done = time.perf_counter()
+    now = time.time()
+    last = state.get("last")
+    if last is not None and 0 < now - last < 30:  # a longer gap: a new recording
+        rate = 1.0 / (now - last)
+        state["fps"] = rate if state.get("fps") is None else 0.8 * state["fps"] + 0.2 * rate
+    else:
+        state["fps"] = None
+    state["last"] = now
+    info = view.info_markdown(det, settings, (done - drawing) * 1000, (done - started) * 1000, state["fps"], lang)
+    return (annotated, view.counts_table(det, lang), info, *panels, state)
+
+
+def yolo_detect_video(video, model_name, conf, iou, imgsz, classes, track, progress=gr.Progress(), *,
+                      lang: str = "ko"):
+    """A short video -> (annotated WebM, counts table, info)."""
+    settings = compute.read_settings(model_name, conf, iou, imgsz, classes, compute.DEFAULT_GRID, track)
+    result = compute.process_video(
+        video, settings, lambda frame, det: view.draw_detections(frame, det, lang),
+        lambda fraction, done: progress(fraction, desc=TEXT.say(lang, "video_progress", done=done)))
+    return result.path, view.video_table(result, lang), view.video_info(result, settings, lang)
+
+
+def inside_yolo_from_page(model_name, conf, iou, imgsz, classes, grid, evt: gr.EventData, *, lang: str = "ko"):
+    """The page's current frame (its "look inside YOLO" button) through the server path once: boxes, counts,
+    info and the three "inside YOLO" pictures of that frame."""
+    frame = compute.page_frame(getattr(evt, "image", None))
+    return yolo_detect(frame, model_name, conf, iou, imgsz, classes, grid, lang=lang)
+
+
+def fall_back_to_server(evt: gr.EventData, *, lang: str = "ko"):
+    """The page could not run the detector (no WebAssembly SIMD, library or model not loadable): switch to the
+    server path and say why."""
+    reason = getattr(evt, "reason", "model")
+    reason = reason if reason in FALLBACK_REASONS else "model"
+    detail = str(getattr(evt, "detail", ""))[:300]
+    notice = TEXT.say(lang, "note", note=TEXT.say(lang, f"live_fallback_{reason}", detail=detail))
+    return WHERE_SERVER, gr.update(visible=False), gr.update(visible=True), gr.update(value=notice, visible=True)
+
+
+def show_where(where):
+    """The radio "where does detection run": the in-browser view or the server's webcam stream."""
+    in_browser = where != WHERE_SERVER
+    return gr.update(visible=in_browser), gr.update(visible=not in_browser)
+
+
+def select_all():
+    return gr.update(value=compute.class_names())
+
+
+def select_none():
+    return gr.update(value=[])
+
+
+def select_people_vehicles():
+    return gr.update(value=list(compute.PEOPLE_VEHICLES))
+
+
+# ---------------------------------------------------------------- the in-browser view's server side
+
+
+def browser_files(request_data) -> dict:
+    """Called by the page (a gr.HTML server function) on Start and on a change of model, with {model, lang}:
+    where onnxruntime-web and the ONNX file of the chosen detector are, downloading or exporting them on first use.
+
+    Answers, never raises: with ok False the page shows `message` (in its language) and falls back to the
+    server path (reason "library" or "model")."""
+    data = request_data if isinstance(request_data, dict) else {}
+    lang = data.get("lang") if data.get("lang") in text.LANGS else text.DEFAULT_LANG
+    try:
+        ort_dir = webruntime.ensure()
+    except text.Problem as problem:
+        return {"ok": False, "reason": "library", "message": problem.say(lang)}
+    try:
+        model_file, model_name = compute.browser_model(data.get("model"))
+    except text.Problem as problem:  # the weights are missing and cannot be downloaded
+        return {"ok": False, "reason": "model", "message": problem.say(lang)}
+    except Exception as exc:  # an export that failed: the server path still works
+        detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return {"ok": False, "reason": "model", "message": TEXT.say(lang, "export_failed", detail=detail)}
+    return {"ok": True, "ort_dir": str(ort_dir), "model_file": str(model_file), "model": model_name}
+
+
+def live_view_props() -> dict:
+    """What the page needs besides its code: its words and the class names in both languages (it shows the one
+    of <html lang>), the controls' defaults, ByteTrack's settings (the server's), the file names of
+    onnxruntime-web and where the page code is (served by Gradio's file route)."""
+    n_classes = len(compute.class_names())
+    version = max(p.stat().st_mtime_ns for p in JS_DIR.glob("yolo_*.*js"))  # a new page version is fetched anew
+    return dict(
+        words={lang: live_words(lang) for lang in text.LANGS},
+        names={lang: [classnames.coco_label(lang, i) for i in range(n_classes)] for lang in text.LANGS},
+        short_names={lang: classnames.coco(lang) for lang in text.LANGS},
+        models=zoo.yolo_names(),
+        defaults=dict(model=zoo.DEFAULT_YOLO, conf=compute.DEFAULT_CONF, iou=compute.DEFAULT_IOU,
+                      imgsz=compute.DEFAULT_IMGSZ, classes=compute.class_names(), track=True),
+        tracker=compute.tracker_settings(),
+        ort_bundles=dict(wasm=webruntime.WASM_BUNDLE, webgpu=webruntime.WEBGPU_BUNDLE),
+        page_module=str(JS_DIR / "yolo_live.mjs"),
+        page_version=str(version),
+        server_webcam_id="yolo-webcam",
+    )
+
+
+def serve_page_files() -> None:
+    """Let Gradio's file route serve exactly three folders to the page: the page code, onnxruntime-web's
+    files and the exported ONNX detectors (not the rest of the cache or the home folder). Gradio serves
+    them with the type Python's mimetypes gives: application/wasm for .wasm (needed for WebAssembly's
+    streaming compile), a JavaScript type for .mjs (tested in tests/test_webruntime.py)."""
+    gr.set_static_paths([JS_DIR, webruntime.folder(), yolo_export.onnx_dir()])
+
+
+def export_default_detector() -> Path:
+    """Warm-up: the default detector's ONNX file, so the first student who starts the camera does not wait."""
+    return yolo_export.onnx_file(zoo.DEFAULT_YOLO)
+
+
+LIVE_TEMPLATE = """
+<div class="yl">
+  <div class="yl-bar">
+    <button type="button" class="yl-btn yl-primary" data-role="start" data-word="start" disabled></button>
+    <button type="button" class="yl-btn" data-role="stop" data-word="stop" hidden></button>
+    <button type="button" class="yl-btn" data-role="snapshot" data-word="snapshot" disabled></button>
+    <span class="yl-backend" data-role="backend"></span>
+  </div>
+  <p class="yl-privacy" data-word="privacy"></p>
+  <div class="yl-stage" data-role="stage" hidden>
+    <video data-role="video" muted playsinline></video>
+    <canvas data-role="overlay"></canvas>
+  </div>
+  <div class="yl-status" data-role="status" role="status" aria-live="polite"></div>
+  <div class="yl-stats" data-role="stats"></div>
+</div>
+"""
+
+# Scoped to the view by Gradio. The video is mirrored by CSS; the canvas is not, because the page detects
+# on the mirrored picture and draws its boxes in that picture's coordinates.
+LIVE_CSS = """
+.yl { display: flex; flex-direction: column; gap: 8px; }
+.yl-bar { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; }
+.yl-btn { padding: 8px 14px; border-radius: 8px; border: 1px solid #888; background: #f3f4f6; font-weight: 600;
+          cursor: pointer; color: #111; }
+.yl-btn:disabled { opacity: 0.5; cursor: default; }
+.yl-primary { background: #2563eb; color: #fff; border-color: #2563eb; }
+.yl-backend { font-weight: 600; }
+.yl-privacy { margin: 0; font-size: 0.9em; }
+.yl-stage { position: relative; width: 100%; max-width: 800px; line-height: 0; background: #000; }
+.yl-stage[hidden] { display: none; }
+.yl-stage video { width: 100%; height: auto; transform: scaleX(-1); }
+.yl-stage canvas { position: absolute; left: 0; top: 0; width: 100%; height: 100%; pointer-events: none; }
+.yl-status { min-height: 1.4em; font-weight: 600; }
+.yl-figures { display: flex; flex-wrap: wrap; gap: 6px 18px; }
+.yl-figures b { font-size: 1.4em; }
+.yl-counts { margin-top: 6px; border-collapse: collapse; }
+.yl-counts caption { text-align: left; font-weight: 700; }
+.yl-counts td { padding: 2px 10px; border-bottom: 1px solid #ddd; }
+"""
+
+# The tab's controls reach the page's running detector in the browser, without a trip to the server.
+SETTINGS_TO_PAGE_JS = """
+(model, conf, iou, imgsz, classes, track) => {
+  window.dlclassYoloSettings = { model, conf, iou, imgsz, classes, track };
+}
+"""
+
+
+# ---------------------------------------------------------------- the tab
+
+
+def build(page) -> None:
+    ui = TEXT.ui
+    names = compute.class_names()
+    examples = compute.example_photos()
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            model = components.Dropdown(zoo.yolo_names(), value=zoo.DEFAULT_YOLO, label=ui("model"),
+                                        elem_id="yolo-model")
+            conf = components.Slider(0.01, 0.99, value=compute.DEFAULT_CONF, step=0.01, label=ui("conf"))
+            iou = components.Slider(0.05, 0.95, value=compute.DEFAULT_IOU, step=0.05, label=ui("iou"))
+            imgsz = components.Radio(list(compute.IMGSZ_CHOICES), value=compute.DEFAULT_IMGSZ, label=ui("imgsz"),
+                                     elem_id="yolo-imgsz")
+            grid = components.Radio([(ui("grid_32"), "32"), (ui("grid_16"), "16"), (ui("grid_8"), "8"),
+                                     (ui("grid_v1"), compute.GRID_V1)], value=compute.DEFAULT_GRID, label=ui("grid"))
+            track = gr.Checkbox(value=True, label=ui("track"))
+            with gr.Accordion(ui("classes"), open=False):
+                with gr.Row():
+                    all_button = gr.Button(ui("all"), size="sm")
+                    none_button = gr.Button(ui("none"), size="sm")
+                    people_button = gr.Button(ui("people_vehicles"), size="sm")
+                # Labels in the page's language ("사람 (person)"), values COCO's English names (the API's).
+                classes = components.CheckboxGroup([(ui(f"class_{i}"), name) for i, name in enumerate(names)],
+                                                   value=names, show_label=False, elem_id="yolo-classes")
+        with gr.Column(scale=3):
+            # The photo first: the tab opens on its worked example (the first example photo, detected at warm-up).
+            with gr.Tabs(elem_id="yolo-sources"):
+                with gr.Tab(ui("photo_tab"), id="yolo-photo-tab"):
+                    with gr.Row():
+                        photo = components.Image(value=str(examples[0]), sources=["upload", "clipboard"],
+                                                 height=360, label=ui("photo"), elem_id="yolo-photo")
+                        with gr.Column():
+                            run = gr.Button(ui("run"), variant="primary", elem_id="yolo-run")
+                            gr.Examples([[str(p)] for p in examples], inputs=[photo], label=ui("examples"))
+                with gr.Tab(ui("webcam_tab"), id="yolo-webcam-tab", elem_id="yolo-webcam-tab"):
+                    where = components.Radio([(ui("where_browser"), WHERE_BROWSER), (ui("where_server"), WHERE_SERVER)],
+                                             value=WHERE_BROWSER, label=ui("where"), elem_id="yolo-where")
+                    notice = gr.Markdown(visible=False, elem_id="yolo-notice")
+                    live = gr.HTML(html_template=LIVE_TEMPLATE, css_template=LIVE_CSS,
+                                   js_on_load=(JS_DIR / "yolo_live_boot.js").read_text(encoding="utf-8"),
+                                   server_functions=[browser_files], elem_id="yolo-live", **live_view_props())
+                    webcam = components.Image(
+                        sources=["webcam"], streaming=True, height=360, label=ui("webcam"), elem_id="yolo-webcam",
+                        visible=False, webcam_options=gr.WebcamOptions(
+                            mirror=True, constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}))
+                with gr.Tab(ui("video_tab"), id="yolo-video-tab"):
+                    with gr.Row():
+                        video = gr.Video(sources=["upload"], label=ui("video"), height=360, elem_id="yolo-video-in")
+                        video_out = gr.Video(label=ui("video_out"), height=360, interactive=False,
+                                             elem_id="yolo-video-out")
+                    run_video = gr.Button(ui("run_video"), variant="primary", elem_id="yolo-run-video")
+            with gr.Row():
+                annotated = components.image_output(label=ui("annotated"), scale=3, elem_id="yolo-annotated")
+                with gr.Column(scale=1, min_width=220):
+                    counts = gr.Dataframe(label=ui("counts"), interactive=False, elem_id="yolo-counts")
+            info = gr.Markdown(elem_id="yolo-info")
+    with gr.Accordion(ui("inside"), open=True):
+        gr.Markdown(ui("inside_help"))
+        with gr.Row():
+            grid_img = components.image_output(label=ui("grid_img"), height=330, elem_id="yolo-grid")
+            before_img = components.image_output(label=ui("before"), height=330, elem_id="yolo-before")
+            after_img = components.image_output(label=ui("after"), height=330, elem_id="yolo-after")
+    state = gr.State(None)
+
+    picture_outputs = [annotated, counts, info, grid_img, before_img, after_img]
+    photo_inputs = [photo, model, conf, iou, imgsz, classes, grid]
+    # A photo: the Detect button and a new photo (an upload, or a click on an example) share one cached event.
+    detected = events.on([run.click, photo.change], yolo_detect, photo_inputs, picture_outputs, kind="model",
+                         cache=True, api_name="yolo_detect")
+    # The server-path webcam: its own queue and time limit; frames past the server's budget are dropped at once.
+    # No trigger_mode="always_last": with it Gradio 6.31 delivers one frame and then stops (measured: 0.1 FPS).
+    events.on(webcam.stream, yolo_detect_webcam, [webcam, model, conf, iou, imgsz, classes, grid, track, state],
+              picture_outputs + [state], kind="stream", api_name="yolo_detect_webcam", stream_every=0.1,
+              show_progress="hidden")
+    events.on(run_video.click, yolo_detect_video, [video, model, conf, iou, imgsz, classes, track],
+              [video_out, counts, info], kind="video", api_name="yolo_detect_video")
+    # The in-browser view: its files, the switch between it and the server stream, its fallback, its
+    # "look inside YOLO" frame, and the controls applied to it at once (in the browser, no server trip).
+    serve_page_files()
+    events.on(where.change, show_where, [where], [live, webcam], kind="quick", api_visibility="private")
+    events.on(live.fallback, fall_back_to_server, None, [where, live, webcam, notice], kind="quick",
+              api_visibility="private")
+    events.on(live.snapshot, inside_yolo_from_page, [model, conf, iou, imgsz, classes, grid], picture_outputs,
+              kind="model", api_visibility="private")
+    gr.on([model.change, conf.change, iou.change, imgsz.change, classes.change, track.change], None,
+          [model, conf, iou, imgsz, classes, track], None, js=SETTINGS_TO_PAGE_JS)  # browser-only: no server event
+    for button, choose in ((all_button, select_all), (none_button, select_none),
+                           (people_button, select_people_vehicles)):
+        events.on(button.click, choose, None, [classes], kind="quick", api_visibility="private")
+
+    # The worked example when the tab opens (the first photo, computed at warm-up); every example photo computed
+    # once for the button and the examples too; and the default detector exported for the browser before the
+    # first student asks.
+    page.on_open(yolo_detect, photo_inputs, picture_outputs, kind="model")
+    defaults = (zoo.DEFAULT_YOLO, compute.DEFAULT_CONF, compute.DEFAULT_IOU, compute.DEFAULT_IMGSZ, names,
+                compute.DEFAULT_GRID)
+    for example in examples:
+        page.warm(detected, str(example), *defaults)
+    page.warm_task(export_default_detector)
+    page.warm_task(webruntime.ensure)  # onnxruntime-web, when online and not in the cache yet
