@@ -19,9 +19,13 @@ Measured costs per output kind are in the bench (`bench/bench_outputs.py`).
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import hashlib
 import os
+import re
+import secrets
+import stat
 import tempfile
 import threading
 import time
@@ -31,11 +35,24 @@ from typing import Any
 import cv2
 import numpy as np
 
-OUTPUT_DIR = Path(os.environ.get("DLCLASS_OUTPUT_DIR") or Path(tempfile.gettempdir()) / "dlclass-outputs")
+# The folder of this server's pictures. Its name is not guessable and it is created private (0700), so no
+# other program on the host can pre-create it as a link to a folder of its choosing, or read from it; a folder
+# named by DLCLASS_OUTPUT_DIR must be a real folder of this user that no one else may write to.
+OUTPUT_DIR = Path(os.environ.get("DLCLASS_OUTPUT_DIR")
+                  or Path(tempfile.gettempdir()) / f"dlclass-outputs-{os.getpid()}-{secrets.token_hex(8)}")
 JPEG_QUALITY = 90
 PNG_COMPRESSION = 1  # fast; pictures with flat colours stay small anyway
-# Pictures older than this are swept away (a browser fetches a picture within seconds of its answer).
-KEEP_SECONDS = 6 * 3600
+# The sweep: a browser fetches a picture within seconds of its answer, and a cached answer handed out again
+# writes its file again (`write`), so pictures may go early. Every SWEEP_EVERY_S the pictures older than
+# KEEP_SECONDS go, then the oldest until the folder is under MAX_BYTES (a class makes about 12 MB a minute).
+KEEP_SECONDS = 30 * 60
+MAX_BYTES = 256 * 1024 * 1024
+SWEEP_EVERY_S = 60
+OURS = re.compile(r"^(?:[0-9a-f]{32}\.(?:jpg|png)|\.part-.*)$")  # only files this module writes are ever deleted
+
+
+class OutputDirRefused(RuntimeError):
+    """The output folder is a link, or belongs to another user, or others may write to it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,13 +101,29 @@ _ready = threading.Event()
 _ready_lock = threading.Lock()
 
 
+def check_private(folder: Path) -> None:
+    """Raise OutputDirRefused unless `folder` is a real folder (not a link) of this user, closed to others."""
+    info = os.lstat(folder)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise OutputDirRefused(f"the output folder {folder} is not a plain folder (a link?): refusing to use it")
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise OutputDirRefused(f"the output folder {folder} belongs to another user: refusing to use it")
+    if info.st_mode & 0o022:
+        raise OutputDirRefused(f"others may write to the output folder {folder}: refusing to use it")
+
+
 def _ensure_dir() -> None:
     if _ready.is_set():
         return
     with _ready_lock:
         if _ready.is_set():
             return
-        OUTPUT_DIR.mkdir(parents=True, exist_ok=True)
+        OUTPUT_DIR.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(OUTPUT_DIR, 0o700)
+        except FileExistsError:
+            pass  # checked below: it must be ours
+        check_private(OUTPUT_DIR)
         sweep()
         _ready.set()
 
@@ -116,20 +149,76 @@ def write(picture: Picture) -> str:
     return str(path)
 
 
-def sweep(older_than_s: float = KEEP_SECONDS) -> int:
-    """Delete pictures older than `older_than_s` (and stale partial files); returns how many went."""
+def sweep(older_than_s: float = KEEP_SECONDS, max_bytes: int = MAX_BYTES) -> int:
+    """Delete our pictures older than `older_than_s`, then the oldest until the folder holds at most
+    `max_bytes` (stale partial files too); returns how many went. Files this module did not write stay."""
     if not OUTPUT_DIR.is_dir():
         return 0
     cutoff = time.time() - older_than_s
-    removed = 0
+    kept, removed = [], 0
     for path in OUTPUT_DIR.iterdir():
+        if not OURS.match(path.name):
+            continue
         try:
-            if path.stat().st_mtime < cutoff:
+            info = path.lstat()
+            if info.st_mtime < cutoff:
                 path.unlink()
                 removed += 1
+            elif stat.S_ISREG(info.st_mode):
+                kept.append((info.st_mtime, info.st_size, path))
+        except OSError:
+            pass
+    total = sum(size for _, size, _ in kept)
+    for _, size, path in sorted(kept):  # oldest first
+        if total <= max_bytes:
+            break
+        try:
+            path.unlink()
+            removed += 1
+            total -= size
         except OSError:
             pass
     return removed
+
+
+def folder_bytes() -> int:
+    """What the output folder holds now (for the bench's soak and the memory report)."""
+    if not OUTPUT_DIR.is_dir():
+        return 0
+    return sum(p.stat().st_size for p in OUTPUT_DIR.iterdir() if OURS.match(p.name) and p.is_file())
+
+
+_sweeper: threading.Thread | None = None
+
+
+def start_sweeper(every_s: float = SWEEP_EVERY_S) -> threading.Thread:
+    """Sweep the output folder every `every_s` seconds for as long as the server runs (idempotent)."""
+    global _sweeper
+    if _sweeper is not None and _sweeper.is_alive():
+        return _sweeper
+
+    def run():
+        while True:
+            time.sleep(every_s)
+            try:
+                sweep()
+            except Exception:  # a sweep must never stop the next one
+                pass
+
+    _sweeper = threading.Thread(target=run, name="dlclass-output-sweep", daemon=True)
+    _sweeper.start()
+    return _sweeper
+
+
+def remove_dir() -> None:
+    """At exit: our files, then the folder itself if nothing else is in it."""
+    if not OUTPUT_DIR.is_dir():
+        return
+    sweep(older_than_s=-1)
+    try:
+        OUTPUT_DIR.rmdir()
+    except OSError:
+        pass
 
 
 def register_static_dir() -> None:
@@ -138,6 +227,8 @@ def register_static_dir() -> None:
 
     _ensure_dir()
     gr.set_static_paths([str(OUTPUT_DIR)])
+    start_sweeper()
+    atexit.register(remove_dir)
 
 
 # ---------------------------------------------------------------- per component kind

@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
+SYSTEM_FONTS = ("Noto Sans KR", "Noto Sans CJK KR", "Apple SD Gothic Neo", "Malgun Gothic", "sans-serif")
+MONO_FONTS = ("ui-monospace", "Noto Sans Mono CJK KR", "Consolas", "monospace")
 
 
 def theme():
@@ -14,7 +16,11 @@ def theme():
         primary_hue="blue",
         text_size=gr.themes.sizes.text_lg,
         spacing_size=gr.themes.sizes.spacing_md,
-        font=[gr.themes.GoogleFont("Noto Sans KR"), "Noto Sans CJK KR", "Malgun Gothic", "sans-serif"],
+        # The fonts already on the students' computers (ChromeOS and Android: Noto Sans CJK; macOS: Apple SD
+        # Gothic Neo; Windows: Malgun Gothic): nothing is fetched from another host (gr.themes.Font has no
+        # stylesheet, where a GoogleFont makes every browser call Google and fails offline).
+        font=[gr.themes.Font(name) for name in SYSTEM_FONTS],
+        font_mono=[gr.themes.Font(name) for name in MONO_FONTS],
     ).set(body_text_color="#111111", block_label_text_weight="700", block_title_text_weight="700")
 
 

@@ -83,12 +83,49 @@ def export_onnx(detector: zoo.Detector, dest: Path) -> None:
         if written.parent.resolve() != work.resolve():
             raise RuntimeError(f"ultralytics wrote the ONNX file to {written}, not into {work}")
         os.replace(written, dest)  # atomic within one folder
+        write_compact(dest)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def onnx_file(name: str = zoo.DEFAULT_YOLO, tiny: bool | None = None) -> Path:
-    """The ONNX file of the detector `models.get(name, tiny=tiny)`, exported on first use (single-flight)."""
+def compact_path(full: Path) -> Path:
+    """The file the page downloads: the same network with 8-bit weights (core/zoo/onnx_compact.py)."""
+    return full.with_name(f"{full.stem}-w8.onnx")
+
+
+def write_compact(full: Path) -> Path:
+    """Write the compact twin of the exported file `full`, atomically (a temporary name, then a rename)."""
+    import onnx
+
+    from core.zoo import onnx_compact
+
+    dest = compact_path(full)
+    handle, temporary = tempfile.mkstemp(dir=full.parent, prefix=f".{dest.stem}-", suffix=".onnx")
+    os.close(handle)
+    try:
+        onnx.save(onnx_compact.compact(onnx.load(full)), temporary)
+        os.chmod(temporary, 0o644)  # served like the full file (mkstemp makes it private)
+        os.replace(temporary, dest)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return dest
+
+
+def onnx_file(name: str = zoo.DEFAULT_YOLO, tiny: bool | None = None, compact: bool = False) -> Path:
+    """The ONNX file of the detector `models.get(name, tiny=tiny)`, exported on first use (single-flight);
+    with `compact`, its twin with 8-bit weights (what the page downloads: a quarter of the bytes)."""
+    path = _exported(name, tiny)
+    if compact:
+        twin = compact_path(path)
+        if not twin.is_file():  # a file exported before compact twins existed
+            with _exporter_lock:
+                if not twin.is_file():
+                    write_compact(path)
+        return twin
+    return path
+
+
+def _exported(name: str, tiny: bool | None) -> Path:
     detector = models.get(name, tiny=tiny)
     path = onnx_path(detector)
     if path.is_file():
