@@ -23,6 +23,8 @@ from pathlib import Path
 
 import gradio as gr
 
+from core import text
+
 
 class Slider(gr.Slider):
     """gr.Slider; out-of-range API values reach the lesson, which clamps them with a note."""
@@ -104,7 +106,7 @@ def control(setting, *, widget: str | None = None, **kwargs):
     """The control of a lesson's declared setting (`core.values.Setting`): its range, step, choices, default
     and label come from the one declaration. widget: "slider" (default for numbers), "number", "radio" (default
     for choices) or "dropdown"; other keyword arguments go to the component (info, scale, elem_id, ...)."""
-    kwargs.setdefault("label", gr.i18n.I18nData(setting.label.key))
+    kwargs.setdefault("label", text.ui(setting.label.key))
     kwargs.setdefault("value", setting.default)
     if setting.choices is not None:
         widget = widget or "radio"

@@ -97,9 +97,7 @@ class Table:
 
     def ui(self, key: str):
         """A static label, translated in the browser (gr.i18n.I18nData)."""
-        import gradio as gr
-
-        return gr.i18n.I18nData(self.key(key))
+        return ui(self.key(key))
 
     def both(self, key: str) -> tuple[str, str]:
         """(Korean, English) of a key: for pages that show both on purpose (e.g. a bilingual data file)."""
@@ -173,11 +171,26 @@ def count(lang: str, n: float) -> str:
     return f"{sign}{a:,.0f}"
 
 
-def build_i18n():
-    """The app's gr.I18n, passed to launch() once every table is registered."""
+# The keys the page itself translates (labels made with `ui`). Only these travel to the browser: the
+# messages said on the server (`say`, `Message`) never do, which keeps 200 kB of words out of every page.
+IN_PAGE: set[str] = set()
+
+
+def ui(full_key: str):
+    """The label of a full key ("<table>.<key>"), translated in the browser by the page's locale."""
     import gradio as gr
 
-    return gr.I18n(ko=dict(KO), en=dict(EN))
+    if full_key not in KO:
+        raise KeyError(f"text {full_key!r} is not registered")
+    IN_PAGE.add(full_key)
+    return gr.i18n.I18nData(full_key)
+
+
+def build_i18n():
+    """The app's gr.I18n, passed to launch() once every tab is built: the words of the labels in the page."""
+    import gradio as gr
+
+    return gr.I18n(ko={k: KO[k] for k in sorted(IN_PAGE)}, en={k: EN[k] for k in sorted(IN_PAGE)})
 
 
 CORE = table("core", {

@@ -17,10 +17,10 @@ def theme():
         text_size=gr.themes.sizes.text_lg,
         spacing_size=gr.themes.sizes.spacing_md,
         # The fonts already on the students' computers (ChromeOS and Android: Noto Sans CJK; macOS: Apple SD
-        # Gothic Neo; Windows: Malgun Gothic): nothing is fetched from another host (gr.themes.Font has no
+        # Gothic Neo; Windows: Malgun Gothic): nothing is fetched from another host (a font given by name has no
         # stylesheet, where a GoogleFont makes every browser call Google and fails offline).
-        font=[gr.themes.Font(name) for name in SYSTEM_FONTS],
-        font_mono=[gr.themes.Font(name) for name in MONO_FONTS],
+        font=list(SYSTEM_FONTS),
+        font_mono=list(MONO_FONTS),
     ).set(body_text_color="#111111", block_label_text_weight="700", block_title_text_weight="700")
 
 

@@ -80,3 +80,18 @@ def test_clamp_real_numbers_and_choices():
     assert values.choice("max", ("conv", "max"), "conv", WORDS.msg("label")) == ("max", None)
     used, note = values.choice("median", ("conv", "max"), "conv", WORDS.msg("label"))
     assert used == "conv" and "one of conv, max" in note.say("en")
+
+
+def test_only_the_labels_of_the_page_travel_to_the_browser():
+    """Messages said on the server stay there; the browser's translations hold the labels made with `ui`."""
+    import gradio as gr
+
+    words = text.table("test_in_page", {"label": ("이름표", "A label"), "said": ("서버의 말", "Said on the server")})
+    with gr.Blocks():
+        gr.Textbox(label=words.ui("label"))
+    words.say("ko", "said")
+    i18n = text.build_i18n()
+    assert i18n.translations["ko"]["test_in_page.label"] == "이름표"
+    assert i18n.translations["en"]["test_in_page.label"] == "A label"
+    assert "test_in_page.said" not in i18n.translations["ko"]
+    assert "test_in_page.said" not in i18n.translations["en"]
