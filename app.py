@@ -13,33 +13,36 @@ from pathlib import Path
 import gradio as gr
 
 import tabs
-from core import events, memory, models, outputs, text, theme
+from core import events, guard, layout, memory, models, outputs, server, text, theme
 from core.page import Page
 from core.settings import Settings, from_args
 
 TEXT = text.table("app", {
-    "title": ("딥러닝 교실", "Deep Learning Classroom"),
-    "header": (
-        "# 딥러닝 교실\n진짜 모델을 직접 만져 보며 배우는 딥러닝. 아래 탭을 수업 순서대로 하나씩 열어 보세요.",
-        "# Deep Learning Classroom\nLearn deep learning by poking real models. Open the tabs below one by one, in lesson order.",
-    ),
     "downloading": ("모델을 내려받습니다", "Downloading models"),
 })
 
 
+# Uploads (Gradio's cache folder) are deleted UPLOAD_SWEEP[1] seconds after they arrive, checked every
+# UPLOAD_SWEEP[0] s: an answer needs its photo for a moment, and a cached answer is keyed by the photo's content.
+UPLOAD_SWEEP = (60, 15 * 60)
+# Gradio keeps a copy of the page's state for each session, up to this many (the oldest unused go first):
+# measured about 0.7 MB each here (bench: 400 sessions), so the sessions of a day's visitors stay under ~250 MB.
+SESSION_CAPACITY = 300
+
+
 def build_app(settings: Settings | None = None) -> tuple[gr.Blocks, Page]:
+    """The page with every tab, and its Page: the events registered (`page.registered`) and the warm-up
+    that belong to this build alone."""
     settings = settings or Settings()
     outputs.register_static_dir()
-    with gr.Blocks(title="딥러닝 교실 / Deep Learning Classroom") as demo:
+    with gr.Blocks(title="딥러닝 교실 / Deep Learning Classroom", delete_cache=UPLOAD_SWEEP) as demo:
         page = Page(settings, demo)
-        gr.Markdown(TEXT.ui("header"), elem_id="app-header")
-        with gr.Tabs():
+        layout.header()
+        with gr.Tabs(), events.registering_into(page.registered):
             for index, lesson in enumerate(tabs.load_all()):
-                note = text.table(lesson.id, {"lesson_note": lesson.note})
                 with gr.Tab(lesson.text.ui("title"), id=lesson.id, elem_id=f"tab-{lesson.id}") as tab:
-                    page.tab, page.tab_is_first = tab, index == 0
-                    gr.Markdown(note.ui("lesson_note"), elem_classes=["lesson-note"])
-                    lesson.tab.build(page)
+                    layout.lesson_note(lesson)
+                    lesson.tab.build(page.for_tab(tab, is_first=index == 0))
     # Every event has its own queue (core.events.KINDS); the queue holds at most 512 waiting events.
     events.apply_gradio_queue_settings()
     demo.queue(max_size=512)
@@ -58,7 +61,27 @@ def launch_kwargs(settings: Settings) -> dict:
         footer_links=["api", "settings"],
         show_error=True,
         ssr_mode=False,
+        state_session_capacity=SESSION_CAPACITY,
+        # Our own layer around Gradio's server (outermost first): Cache-Control and precompressed files,
+        # the per-client limits and Gradio's messages in the page's language, then gzip.
+        app_kwargs={"middleware": server.middleware(immutable_roots, private_roots, inner=guard.middleware())},
     )
+
+
+def immutable_roots() -> list[Path]:
+    """Folders whose files never change under their names: the pictures (named by content), the versioned
+    browser runtime and the detector's ONNX files (named by their weights)."""
+    from core import webruntime
+    from core.zoo import yolo_export
+
+    return [outputs.OUTPUT_DIR, webruntime.folder(), yolo_export.onnx_dir()]
+
+
+def private_roots() -> list[Path]:
+    """Where Gradio keeps uploads: a student's photo is never stored by a shared cache on the way."""
+    from gradio import utils
+
+    return [Path(utils.get_upload_folder())]
 
 
 def prefetch(names: tuple[str, ...]) -> int:

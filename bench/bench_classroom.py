@@ -50,7 +50,7 @@ def _in_process_ms(api_name: str) -> float:
     from core import events
 
     _, page = app.build_app()
-    record = next(r for r in events.REGISTERED if r.name == api_name)
+    record = next(r for r in page.registered if r.name == api_name)
     # the arguments of the tab's worked example (its on-open call: the "already opened" flag first)
     args = next(a[1:] for r, a in page.warm_calls if r.once and r.fn is record.fn)
     record.compute(*args)
@@ -62,66 +62,80 @@ def _in_process_ms(api_name: str) -> float:
     return statistics.median(samples)
 
 
+def _alone_and_in_process(url: str) -> list[dict]:
+    """One request alone, end to end (outputs downloaded), against the same work in-process."""
+    out = []
+    fresh = {"conv_steps": dict(stride=2, height=7), "cnn_features": dict(
+        image=classroom.first_examples()["cnn_features"]["image"], n_maps=8)}
+    for api_name, kwargs in fresh.items():  # settings the warm-up did not compute
+        first, cached = _alone_ms(url, api_name, kwargs)
+        work = _in_process_ms(api_name)
+        out.append(row(TAB, f"one {api_name} request end to end, first time (in-process work = baseline)",
+                       first, target="ratio ≥ 0.67 (≤ 1.5x the work)", baseline=work, baseline_what="in-process"))
+        out.append(row(TAB, "the same request again, from the result cache", cached,
+                       baseline=work, baseline_what="in-process"))
+    return out
+
+
+def _bursts(url: str) -> list[dict]:
+    """(e) 30 page opens at once; (a) 30 identical clicks at once per tab; (b) 30 different photos at once."""
+    out = _rows_of(open_pages(browsers(url, 30, opened=False)), "(e) 30 page opens")
+    for api_name, kwargs in classroom.first_examples().items():  # each student has the page open
+        out += _rows_of(burst(url, [(api_name, kwargs)] * 30, clients=browsers(url, 30)), "(a) 30 identical",
+                        "≤ 1000 ms")
+    for api_name in ("cnn_features", "vit_attention", "yolo_detect"):
+        target = "≤ 3000 ms" if api_name == "cnn_features" else ""
+        out += _rows_of(burst(url, classroom.distinct_photo_calls(api_name, 30), clients=browsers(url, 30)),
+                        "(b) 30 photos", target)
+    return out
+
+
+def _click_ms(url: str, paths) -> float:
+    """The median time of one student's cnn_features clicks, each on a photo no one sent before."""
+    client = browsers(url, 1)[0]
+    samples = []
+    for path in paths:
+        started = time.perf_counter()
+        client.predict("cnn_features", image=classroom.upload(path))
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+def _with_webcams(url: str, cams: int, alone_paths, paths, frames: list[bytes]) -> list[dict]:
+    """(c) a model click alone, then with `cams` webcams streaming to the server path while 20 students click.
+    The click alone is measured just before (the shared machine drifts within a run)."""
+    alone = _click_ms(url, alone_paths)
+    stop = threading.Event()
+    streamed = {}
+    thread = threading.Thread(target=lambda: streamed.update(r=webcams(
+        url, "yolo_detect_webcam", frames, count=cams, fps=10, seconds=90, stop=stop)), daemon=True)
+    thread.start()
+    time.sleep(3)
+    others = burst(url, [(api, mk()) for api, mk in classroom.CLICKS] * 10, clients=browsers(url, 20))
+    with_cams = _click_ms(url, paths)
+    stop.set()
+    thread.join(timeout=120)
+    cam = streamed.get("r")
+    out = [row(TAB, f"(c) a new cnn_features click with {cams} webcams streaming (alone = baseline)",
+               with_cams, target="≤ 2x alone", baseline=alone, baseline_what="alone")]
+    out += _rows_of(others, f"(c) 20 clicks with {cams} webcams")
+    if cam is not None:
+        out.append(row(TAB, f"(c) {cams} webcams: frames answered with a picture (sent = baseline)",
+                       cam.answered, "frames", baseline=cam.sent, baseline_what="sent"))
+    return out
+
+
 def rows() -> list[dict]:
     out = []
     with running_app("bench-classroom") as (url, proc, log_path):
         wait_for_log(log_path, "warm-up:", 300)  # every tab's first example computed: the class arrives after
-
-        # end to end (one request alone, outputs downloaded) vs the same work in-process
-        fresh = {"conv_steps": dict(stride=2, height=7), "cnn_features": dict(
-            image=classroom.first_examples()["cnn_features"]["image"], n_maps=8)}
-        for api_name, kwargs in fresh.items():  # settings the warm-up did not compute
-            first, cached = _alone_ms(url, api_name, kwargs)
-            work = _in_process_ms(api_name)
-            out.append(row(TAB, f"one {api_name} request end to end, first time (in-process work = baseline)",
-                           first, target="ratio ≥ 0.67 (≤ 1.5x the work)", baseline=work, baseline_what="in-process"))
-            out.append(row(TAB, "the same request again, from the result cache", cached,
-                           baseline=work, baseline_what="in-process"))
-        # (e) the start of a lesson: 30 students open the page at the same moment
-        out += _rows_of(open_pages(browsers(url, 30, opened=False)), "(e) 30 page opens")
-        # (a) 30 identical clicks at once, per tab (each student has the page open)
-        for api_name, kwargs in classroom.first_examples().items():
-            out += _rows_of(burst(url, [(api_name, kwargs)] * 30, clients=browsers(url, 30)), "(a) 30 identical",
-                            "≤ 1000 ms")
-        # (b) 30 different photos at once
-        for api_name in ("cnn_features", "vit_attention", "yolo_detect"):
-            target = "≤ 3000 ms" if api_name == "cnn_features" else ""
-            out += _rows_of(burst(url, classroom.distinct_photo_calls(api_name, 30), clients=browsers(url, 30)),
-                            "(b) 30 photos", target)
-        # (c) a model click alone, then with 4 and 10 webcams streaming to the server path while 20 students
-        # click; each measured click is a photo no one sent before (no cached answer)
+        out += _alone_and_in_process(url)
+        out += _bursts(url)
+        # each measured click is a photo no one sent before (no cached answer)
         photos = classroom.distinct_photos(70)
-
-        def click_ms(paths) -> float:
-            client = browsers(url, 1)[0]
-            samples = []
-            for path in paths:
-                started = time.perf_counter()
-                client.predict("cnn_features", image=classroom._file(path))
-                samples.append((time.perf_counter() - started) * 1000)
-            return statistics.median(samples)
-
         frames = jpeg_frames(classroom.EXAMPLES)
-        # each "alone" is measured just before its scenario (the shared machine drifts within a run)
-        for cams, alone_paths, paths in ((4, photos[30:37], photos[40:47]), (10, photos[60:67], photos[50:57])):
-            alone = click_ms(alone_paths)
-            stop = threading.Event()
-            streamed = {}
-            thread = threading.Thread(target=lambda: streamed.update(r=webcams(
-                url, "yolo_detect_webcam", frames, count=cams, fps=10, seconds=90, stop=stop)), daemon=True)
-            thread.start()
-            time.sleep(3)
-            others = burst(url, [(api, mk()) for api, mk in classroom.CLICKS] * 10, clients=browsers(url, 20))
-            with_cams = click_ms(paths)
-            stop.set()
-            thread.join(timeout=120)
-            cam = streamed.get("r")
-            out.append(row(TAB, f"(c) a new cnn_features click with {cams} webcams streaming (alone = baseline)",
-                           with_cams, target="≤ 2x alone", baseline=alone, baseline_what="alone"))
-            out += _rows_of(others, f"(c) 20 clicks with {cams} webcams")
-            if cam is not None:
-                out.append(row(TAB, f"(c) {cams} webcams: frames answered with a picture (sent = baseline)",
-                               cam.answered, "frames", baseline=cam.sent, baseline_what="sent"))
+        out += _with_webcams(url, 4, photos[30:37], photos[40:47], frames)
+        out += _with_webcams(url, 10, photos[60:67], photos[50:57], frames)
         # (d) the 60-second mixed class
         result = run_classroom(url, classroom.jobs(), students=30, seconds=60, server_pid=proc.pid,
                                clients=browsers(url, 20) + browsers(url, 10, lang="en"))

@@ -2,7 +2,7 @@
 
 - the network's work on one 224x224 photo: forward + grid, Grad-CAM, forward alone (ResNet18, random init:
   the real architecture costs the same with any weights);
-- 30 different photos at once, batched (core.batching, up to compute.MAX_BATCH per forward) against each photo
+- 30 different photos at once, batched (core.batching, up to cnn_analysis.MAX_BATCH per forward) against each photo
   its own forward (no batcher), with 30 callers and with 2 (the app's `model` queue runs 2 events at a time):
   wall time per photo, p95 wait, and CPU time per photo (the steadier figure on a shared machine);
 - the tab's event as the server runs it (outputs prepared: JPEG pictures, the chart's JSON): a new request
@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from bench.common import median_ms, row
-from core import models
+from core import cnn_analysis, models
 from core.batching import MicroBatcher
 from tabs.cnn_features import compute, view
 
@@ -54,7 +54,7 @@ def at_once(cnn, photos, batcher, workers: int) -> tuple[float, float, float]:
     cpu_start, start = time.process_time(), time.perf_counter()
 
     def one(photo):
-        compute.analyse(cnn, photo, capture=facts.default_layer, cam_at=facts.cam_layer, batcher=batcher)
+        cnn_analysis.analyse(cnn, photo, capture=facts.default_layer, cam_at=facts.cam_layer, batcher=batcher)
         with lock:
             done_at.append((time.perf_counter() - start) * 1000)
 
@@ -68,15 +68,15 @@ class NoBatcher:
     """The baseline: each request its own forward (and backward), in its own thread, as they come."""
 
     def submit(self, _key, request):
-        return compute.analyse_batch([request])[0]
+        return cnn_analysis.analyse_batch([request])[0]
 
 
 def batching_rows(cnn, label: str) -> list[dict]:
     photos = [cnn.crop_image(p) for p in different_photos(30)]  # cropped already: the rows time the network
     out = []
     for workers in (30, 2):
-        batched = MicroBatcher(lambda _key, requests: compute.analyse_batch(requests), max_batch=compute.MAX_BATCH,
-                               window_s=compute.WINDOW_S)
+        batched = MicroBatcher(lambda _key, requests: cnn_analysis.analyse_batch(requests),
+                               max_batch=cnn_analysis.MAX_BATCH, window_s=cnn_analysis.WINDOW_S)
         at_once(cnn, photos[:4], batched, 4)  # warm-up (first calls allocate)
         # Alternate the two, twice, and keep each one's better run: the machine is shared and noisy.
         runs = {"alone": [], "batched": []}
@@ -86,7 +86,7 @@ def batching_rows(cnn, label: str) -> list[dict]:
         best = {mode: [min(values) for values in zip(*results)] for mode, results in runs.items()}
         (alone_wall, alone_p95, alone_cpu), (batch_wall, batch_p95, batch_cpu) = best["alone"], best["batched"]
         sizes = ", ".join(f"{n}x{size}" for size, n in sorted(batched.sizes.items()))
-        what = f"{label}, 30 different photos at once, {workers} callers, batched (up to {compute.MAX_BATCH})"
+        what = f"{label}, 30 different photos at once, {workers} callers, batched (up to {cnn_analysis.MAX_BATCH})"
         baseline = dict(baseline_what="each its own forward, no batcher")
         out += [row(TAB, f"{what}: wall time per photo", batch_wall, "ms", baseline=alone_wall, **baseline),
                 row(TAB, f"{what}: p95 wait (batches run: {sizes})", batch_p95, "ms", "<= 3000 ms",
@@ -142,14 +142,14 @@ def rows() -> list[dict]:
     alone = NoBatcher()
 
     def forward_and_grid():
-        result = compute.analyse(cnn, photo, capture=facts.default_layer, batcher=alone)
+        result = cnn_analysis.analyse(cnn, photo, capture=facts.default_layer, batcher=alone)
         view.render_grid(result.activation, compute.most_active(result.activation, 16), shared_scale=False)
 
     def forward_only():
-        compute.analyse(cnn, photo, batcher=alone)
+        cnn_analysis.analyse(cnn, photo, batcher=alone)
 
     def grad_cam():
-        compute.analyse(cnn, photo, cam_at=facts.cam_layer, batcher=alone)
+        cnn_analysis.analyse(cnn, photo, cam_at=facts.cam_layer, batcher=alone)
 
     return [
         row(TAB, f"ResNet18 forward + {facts.default_layer} grid of 16 maps, 224x224",

@@ -16,6 +16,7 @@ prompt at the default settings, and what a run drawn before costs when asked for
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import sys
 import time
@@ -37,27 +38,57 @@ def _log(text: str) -> None:
     print(f"# bench_diffusion: {text}", file=sys.stderr, flush=True)
 
 
-def rows() -> list[dict]:
-    from diffusers import StableDiffusionPipeline
+@dataclasses.dataclass
+class Bench:
+    """The random-init sd-turbo parts in FP32 and in the fast dtype, and the settings every row draws with."""
 
+    cpu: torch.device
+    speedup: float  # bf16 over fp32 matmul on this CPU
+    fast_dtype: torch.dtype
+    fp32: object  # SDBundle
+    fast: object
+    taesd32: torch.nn.Module
+    taesd_fast: torch.nn.Module
+    settings: object  # compute.Settings at sd-turbo's defaults
+
+    @property
+    def fast_name(self) -> str:
+        return str(self.fast_dtype).removeprefix("torch.")
+
+    def lesson_path(self, fast: bool = True, prompt: str = PROMPT):
+        """One picture through the lesson's generate (TAESD decode, linear previews) -> compute.Finished."""
+        from core.zoo import diffusion as zoo
+        from tabs.diffusion import compute
+
+        bundle, taesd, dtype = ((self.fast, self.taesd_fast, self.fast_dtype) if fast
+                                else (self.fp32, self.taesd32, torch.float32))
+        plan = compute.make_plan(self.cpu, "taesd", "latent_rgb", False, dtype=dtype)
+        events = list(compute.generate(zoo.SD_TURBO, [prompt], "", self.settings, plan, bundle=bundle, taesd=taesd))
+        return events[-1].finished
+
+
+def make_bench() -> Bench:
     from core.zoo import diffusion as zoo
-    from tabs.diffusion import compute, tab
+    from tabs.diffusion import compute
 
     cpu = torch.device("cpu")
     speedup = compute.cpu_bf16_speedup()
     fast_dtype = torch.bfloat16 if speedup >= 1.5 else torch.float32
-    fast_name = str(fast_dtype).removeprefix("torch.")
     fp32 = zoo.build_random_sd(zoo.SD_TURBO, tiny=False)
     taesd32 = zoo.build_random_taesd(tiny=False)
     fast = copy.copy(fp32)
     fast.unet = copy.deepcopy(fp32.unet).to(fast_dtype)
     fast.text_encoder = copy.deepcopy(fp32.text_encoder).to(fast_dtype)
-    taesd_fast = copy.deepcopy(taesd32).to(fast_dtype)
     info = zoo.INFO[zoo.SD_TURBO]
     settings = compute.clamp_settings(zoo.SD_TURBO, info.steps_default, 0, info.size_default, 42, cpu)
-    out: list[dict] = []
+    return Bench(cpu, speedup, fast_dtype, fp32, fast, taesd32, copy.deepcopy(taesd32).to(fast_dtype), settings)
 
-    # the plain FP32 diffusers pipeline (baseline, same run)
+
+def baseline_ms(bench: Bench) -> float:
+    """The plain FP32 diffusers pipeline (what a tutorial would run), on the same parts."""
+    from diffusers import StableDiffusionPipeline
+
+    fp32 = bench.fp32
     pipe = StableDiffusionPipeline(vae=fp32.vae, text_encoder=fp32.text_encoder, tokenizer=fp32.tokenizer,
                                    unet=fp32.unet, scheduler=fp32.scheduler, safety_checker=None,
                                    feature_extractor=None, requires_safety_checker=False)
@@ -68,49 +99,50 @@ def rows() -> list[dict]:
                     generator=torch.Generator("cpu").manual_seed(42), output_type="np").images
 
     started = time.perf_counter()
-    baseline_ms = _timed(baseline)
-    _log(f"baseline FP32 pipeline {baseline_ms:.0f} ms (with its warm-up: {time.perf_counter() - started:.0f} s)")
+    ms = _timed(baseline)
+    _log(f"baseline FP32 pipeline {ms:.0f} ms (with its warm-up: {time.perf_counter() - started:.0f} s)")
+    return ms
 
-    def lesson_path(bundle, decoder_model, dtype, prompt=PROMPT) -> compute.Finished:
-        plan = compute.make_plan(cpu, "taesd", "latent_rgb", False, dtype=dtype)
-        events = list(compute.generate(zoo.SD_TURBO, [prompt], "", settings, plan, bundle=bundle,
-                                       taesd=decoder_model))
-        return events[-1].finished
 
-    fast_ms = _timed(lambda: lesson_path(fast, taesd_fast, fast_dtype))
+def lesson_path_rows(bench: Bench, baseline: float) -> tuple[list[dict], float]:
+    """The lesson's path against the baseline; the same seed in FP32 and in the fast dtype: how different is the
+    picture? (the FP32 run is timed too). Returns the rows and the lesson path's time."""
+    name = bench.fast_name
+    fast_ms = _timed(bench.lesson_path)
     _log(f"lesson path {fast_ms:.0f} ms")
-    out.append(row(TAB, f"sd-turbo 512x512 1 step end to end, lesson path ({fast_name} UNet+CLIP, TAESD, "
-                        f"linear previews)", fast_ms, target="<= 4000 ms", baseline=baseline_ms,
-                   baseline_what="diffusers pipeline FP32 + full VAE"))
-
-    # the same seed in FP32 and in the fast dtype: how different is the picture? (the FP32 run is timed too)
+    out = [row(TAB, f"sd-turbo 512x512 1 step end to end, lesson path ({name} UNet+CLIP, TAESD, linear previews)",
+               fast_ms, target="<= 4000 ms", baseline=baseline, baseline_what="diffusers pipeline FP32 + full VAE")]
     started = time.perf_counter()
-    image32 = lesson_path(fp32, taesd32, torch.float32).images[0]
+    image32 = bench.lesson_path(fast=False).images[0]
     fp32_ms = (time.perf_counter() - started) * 1000
     out.append(row(TAB, "sd-turbo 512x512 1 step, lesson path all FP32 (TAESD decode), one run", fp32_ms))
-    image_fast = lesson_path(fast, taesd_fast, fast_dtype).images[0]
+    image_fast = bench.lesson_path().images[0]
     diff = np.abs(image32.astype(np.float64) - image_fast.astype(np.float64))
     mse = float(np.mean(diff**2))
     psnr = 10 * math.log10(255.0**2 / mse) if mse > 0 else float("inf")
-    out.append(row(TAB, f"{fast_name} vs FP32 image, same seed: mean |difference| (0-255 levels; "
-                        f"PSNR {psnr:.1f} dB)", float(diff.mean()), unit="levels", target="visibly the same"))
+    out.append(row(TAB, f"{name} vs FP32 image, same seed: mean |difference| (0-255 levels; PSNR {psnr:.1f} dB)",
+                   float(diff.mean()), unit="levels", target="visibly the same"))
+    return out, fast_ms
 
-    # Warm-up: every example prompt drawn once at the default settings (the second language and the
-    # Generate button's answer come from the store). Loading the real weights comes on top (not timed here).
+
+def warm_up_and_store_rows(bench: Bench, fast_ms: float) -> list[dict]:
+    """Warm-up: every example prompt drawn once at the default settings (the second language and the Generate
+    button's answer come from the store; loading the real weights comes on top, not timed here). Then a run
+    drawn before, asked for again (another language, the Generate button, the page's opening): the store
+    answers; what is left is making the panels. Baseline: drawing it."""
+    from core.zoo import diffusion as zoo
+    from tabs.diffusion import compute, tab
+
+    info = zoo.INFO[zoo.SD_TURBO]
     started = time.perf_counter()
-    drawn = {prompt: lesson_path(fast, taesd_fast, fast_dtype, prompt) for prompt in compute.PRESETS}
-    warm_s = time.perf_counter() - started
-    out.append(row(TAB, f"warm-up: the {len(compute.PRESETS)} example prompts drawn at the defaults "
-                        f"(sd-turbo {info.size_default}x{info.size_default}, {info.steps_default} step), in the "
-                        f"background after start", warm_s, unit="s", target="< 60 s on a 2-vCPU Space"))
-
-    # A run drawn before, asked for again (another language, the Generate button, the page's opening):
-    # the store answers; what is left is making the panels. Baseline: drawing it.
-    request = compute.read_request([compute.DEFAULT_PROMPT], "", zoo.SD_TURBO, info.steps_default, 0,
-                                   info.size_default, compute.DEFAULT_SEED, "latent_rgb", "taesd", True, device=cpu)
-    compute.FINISHED.put(compute.run_key(request), drawn[compute.DEFAULT_PROMPT])
+    drawn = {prompt: bench.lesson_path(prompt=prompt) for prompt in compute.PRESETS}
+    out = [row(TAB, f"warm-up: the {len(compute.PRESETS)} example prompts drawn at the defaults (sd-turbo "
+                    f"{info.size_default}x{info.size_default}, {info.steps_default} step), in the background after "
+                    f"start", time.perf_counter() - started, unit="s", target="< 60 s on a 2-vCPU Space")]
     inputs = (compute.DEFAULT_PROMPT, "", zoo.SD_TURBO, info.steps_default, 0, info.size_default,
               compute.DEFAULT_SEED, "latent_rgb", "taesd")
+    request = compute.read_request([inputs[0]], *inputs[1:], True, device=bench.cpu)
+    compute.FINISHED.put(compute.run_key(request), drawn[compute.DEFAULT_PROMPT])
 
     def from_store():
         events = list(compute.text_to_image(request))
@@ -124,22 +156,36 @@ def rows() -> list[dict]:
     out.append(row(TAB, "page opening: the first example's picture from the store (first_picture, no model)",
                    opening_ms, target="<= 100 ms", baseline=fast_ms, baseline_what="drawing it"))
     compute.FINISHED.clear()
+    return out
 
-    # the parts
+
+def part_rows(bench: Bench) -> list[dict]:
+    """The parts: one UNet step FP32 vs the fast dtype, full VAE vs TAESD decode, the linear preview."""
+    from tabs.diffusion import pipeline
+
+    out = []
     latents = torch.randn(1, 4, 64, 64)
     embeds = torch.randn(1, 77, 1024)
-    for name, unet, dtype in (("FP32", fp32.unet, torch.float32), (fast_name, fast.unet, fast_dtype)):
+    for name, unet, dtype in (("FP32", bench.fp32.unet, torch.float32),
+                              (bench.fast_name, bench.fast.unet, bench.fast_dtype)):
         with torch.inference_mode():
             ms = _timed(lambda: unet(latents.to(dtype), 999, encoder_hidden_states=embeds.to(dtype)), runs=1, warmup=0)
         out.append(row(TAB, f"one sd-turbo UNet step 512x512 ({name})", ms))
     with torch.inference_mode():
-        vae_ms = _timed(lambda: compute.decode_full(fp32, latents), warmup=0)
-        taesd_ms = median_ms(lambda: compute.decode_taesd(taesd_fast, latents), runs=3, warmup=1)
-        linear_ms = median_ms(lambda: compute.latent_to_rgb(latents), runs=5, warmup=1)
-    out.append(row(TAB, f"TAESD decode 512x512 ({fast_name})", taesd_ms, baseline=vae_ms,
+        vae_ms = _timed(lambda: pipeline.decode_full(bench.fp32, latents), warmup=0)
+        taesd_ms = median_ms(lambda: pipeline.decode_taesd(bench.taesd_fast, latents), runs=3, warmup=1)
+        linear_ms = median_ms(lambda: pipeline.latent_to_rgb(latents), runs=5, warmup=1)
+    out.append(row(TAB, f"TAESD decode 512x512 ({bench.fast_name})", taesd_ms, baseline=vae_ms,
                    baseline_what="full VAE decode FP32"))
     out.append(row(TAB, "linear latent->RGB preview", linear_ms))
-    out.append(row(TAB, "CPU bf16/fp32 matmul speed (measured at start)", speedup, unit="x"))
+    out.append(row(TAB, "CPU bf16/fp32 matmul speed (measured at start)", bench.speedup, unit="x"))
+    return out
+
+
+def rows() -> list[dict]:
+    bench = make_bench()
+    path_rows, fast_ms = lesson_path_rows(bench, baseline_ms(bench))
+    out = path_rows + warm_up_and_store_rows(bench, fast_ms) + part_rows(bench)
     for r in out:
         _log(f"{r['what']}: {r['value']:.1f} {r['unit']}")
     return out

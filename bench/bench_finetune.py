@@ -21,12 +21,13 @@ from core.zoo.cnn import load_cnn
 from tabs.finetune import compute
 
 TAB = "finetune"
+BACKBONE = compute.SETTINGS["backbone"].default  # EfficientNet-Lite0: real weights offline
 
 
 def _full_run(session: compute.Session, data: compute.DataSet) -> tuple[float, compute.Progress]:
     started = time.perf_counter()
     last = None
-    for last in compute.fine_tune(session, data, [], compute.OFFLINE_CNN, None, *_defaults()):
+    for last in compute.fine_tune(session, data, [], BACKBONE, None, *_defaults()):
         pass
     return time.perf_counter() - started, last
 
@@ -37,7 +38,7 @@ def _defaults() -> tuple:
 
 
 def rows() -> list[dict]:
-    cnn, note = load_cnn(compute.OFFLINE_CNN, tiny=False)
+    cnn, note = load_cnn(BACKBONE, tiny=False)
     weights = "real" if cnn.real_weights else "random-init"
     started = time.perf_counter()
     compute.BUILTIN.clear()

@@ -7,7 +7,7 @@ import time
 import torch
 
 from bench.common import median_ms, row
-from tabs.precision import compare, compute, hardware, view
+from tabs.precision import compare, compute, convert, hardware, view
 
 MATMUL_N = 1024
 TAB = "precision"
@@ -53,7 +53,7 @@ def rows() -> list[dict]:
     result = compare.compare()  # the defaults the tab opens with (first run: loads the model first)
     wall_ms = (time.perf_counter() - started) * 1000
     out.append(row(TAB, f"default comparison: measurements ({result.model_name})", result.wall_s * 1000, "ms",
-                   f"<= {compare.DEFAULT_BUDGET_S * 1000} ms (the budget) + one row's overrun"))
+                   f"<= {compare.SETTINGS['budget_s'].default * 1000} ms (the budget) + one row's overrun"))
     out.append(row(TAB, "default comparison: loading model and images before the budget (first run)",
                    result.load_s * 1000, "ms"))
     out.append(row(TAB, "default comparison: whole call, first run", wall_ms, "ms"))
@@ -75,7 +75,7 @@ def rows() -> list[dict]:
         if reason is not None:
             print(f"# precision: {precision} matmul does not run on this CPU: {reason.say('en')}")
             continue
-        fn = compare.matmul_for(a, b, precision, device)
+        fn = convert.matmul_for(a, b, precision, device)
         slow = precision == "fp16" and not cpu.has("avx512_fp16") and not cpu.has("amx_fp16")
         ms = median_ms(fn, runs=2 if slow else 7, warmup=1 if slow else 2)
         gflops = flops / (ms / 1000) / 1e9

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from bench.common import median_ms, row
-from tabs.nn_types import compute as digits_lesson
+from core import digits
 from tabs.resnet_skip import compute, tab, view
 
 TAB = "resnet_skip"
@@ -25,7 +25,7 @@ def _json(outputs) -> None:
 
 
 def rows() -> list[dict]:
-    digits_lesson.split_digits(0)  # the first call's scikit-learn import: paid once by the warm-up
+    digits.split_digits(0)  # the first call's scikit-learn import: paid once by the warm-up
     out = []
     for depth, bn in ((30, False), (50, True)):
         ms = median_ms(lambda: _json(tab.gradients(depth, "sigmoid", bn, 0, lang="ko")), runs=5, warmup=1)
@@ -34,7 +34,7 @@ def rows() -> list[dict]:
     for depth, bn, epochs in ((30, False, 10), (50, True, 30)):
         baseline, baseline_what = None, ""
         if (depth, bn, epochs) == (30, False, 10):
-            settings, _ = compute.read_settings(depth, "sigmoid", bn, 0)
+            settings, _ = compute.read_networks(depth, "sigmoid", bn, 0)
             compute._train_both(settings, 1, None)  # untimed warm-up: a process's first training pays one-off costs
             base_started = time.perf_counter()
             compute._train_both(settings, epochs, None)

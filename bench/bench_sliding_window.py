@@ -10,7 +10,7 @@ from tabs.sliding_window import tab as sw
 
 TAB = "sliding_window"
 
-SETTINGS = {
+CASES = {
     "default 5x5, k=3, s=1, p=0 (9 positions)": dict(height=5, width=5, kernel_size=3, stride=1, padding=0,
                                                       dilation=1, operation="conv", kernel_name="box"),
     "largest 16x16, k=3, s=1, p=3 (400 positions)": dict(height=16, width=16, kernel_size=3, stride=1, padding=3,
@@ -31,7 +31,7 @@ def _send(setting: dict) -> int:
 
 def rows() -> list[dict]:
     out = []
-    for name, setting in SETTINGS.items():
+    for name, setting in CASES.items():
         size = _send(setting)
         ms = median_ms(lambda: _send(setting), runs=5, warmup=1)
         out.append(row(TAB, f"conv_steps warm, {name}", ms, "ms", "< 1000 ms on 2 vCPU"))

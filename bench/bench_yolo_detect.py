@@ -154,6 +154,64 @@ def page_frames(page) -> int:
     return page.evaluate("window.__dlclassYoloDebug ? window.__dlclassYoloDebug.frames : 0")
 
 
+def in_page_fps_rows(browser, url: str, pid: int, seconds: float) -> list[dict]:
+    """In-page detection speed (WASM) at imgsz 320 and 640, on one page."""
+    from tests.browser.test_yolo_live_browser import camera_page, start_in_browser
+
+    out = []
+    page = camera_page(browser, url, "en-US")
+    start_in_browser(page, frames=5)  # past the export, the WebAssembly compile and the first frames
+    wait_until_settled(pid)  # the app's start-up work (imports, worked examples) is over
+    for imgsz in (320, 640):
+        page.locator("#yolo-imgsz").get_by_text(str(imgsz), exact=True).click()
+        page.wait_for_function(f"window.__dlclassYoloDebug.imgsz === {imgsz}")
+        first, started = page_frames(page), time.perf_counter()
+        page.wait_for_timeout(seconds * 1000)
+        fps = (page_frames(page) - first) / (time.perf_counter() - started)
+        print(f"[yolo_detect] in-page detection, WASM, imgsz {imgsz}: {fps:.1f} FPS", flush=True)
+        out.append(row(TAB, f"webcam in the browser (onnxruntime-web WASM, 1 thread, headless Chromium), "
+                            f"640x480 frames, imgsz {imgsz}: frames per second in the page", fps, "FPS", "reported"))
+    page.context.close()
+    return out
+
+
+def cpu_with_pages_in_the_browser(browser, url: str, pid: int, seconds: float, pages: int) -> tuple[float, float]:
+    """(server CPU %, frames/s detected in the pages together) while `pages` pages detect in the browser."""
+    from tests.browser.test_yolo_live_browser import camera_page, start_in_browser
+
+    views = [camera_page(browser, url, "en-US") for _ in range(pages)]
+    for view in views:
+        start_in_browser(view, frames=2)
+    wait_until_settled(pid)  # the app's start-up work (imports, worked examples) is over
+    before = sum(page_frames(view) for view in views)
+    cpu = server_cpu_percent(pid, seconds)
+    rate = (sum(page_frames(view) for view in views) - before) / seconds
+    print(f"[yolo_detect] server CPU with {pages} pages detecting in the browser: {cpu:.1f}% "
+          f"({rate:.1f} frames/s in the pages together)", flush=True)
+    for view in views:
+        view.context.close()
+    return cpu, rate
+
+
+def cpu_with_pages_streaming(browser, url: str, pid: int, seconds: float, pages: int) -> tuple[float, float]:
+    """(server CPU %, annotated frames/s that reached the pages together) while `pages` pages stream to the
+    server path."""
+    from tests.browser.test_yolo_detect_browser import WATCH_FRAMES_JS
+    from tests.browser.test_yolo_live_browser import camera_page
+
+    views = [camera_page(browser, url, "en-US") for _ in range(pages)]
+    for view in views:
+        start_server_stream(view)
+        view.evaluate(WATCH_FRAMES_JS)
+    cpu = server_cpu_percent(pid, seconds)
+    rate = sum(view.evaluate("window.__yoloSeen.size") for view in views) / seconds
+    print(f"[yolo_detect] server CPU with {pages} pages streaming to the server path: {cpu:.1f}% "
+          f"({rate:.1f} annotated frames/s reached the pages together)", flush=True)
+    for view in views:
+        view.context.close()
+    return cpu, rate
+
+
 def live_rows(seconds: float = 10.0, pages: int = 4) -> list[dict]:
     """In-page FPS (WASM) at imgsz 320 and 640; server CPU with `pages` pages detecting in the browser,
     then with `pages` pages streaming to the server path."""
@@ -162,64 +220,29 @@ def live_rows(seconds: float = 10.0, pages: int = 4) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
     from core import webruntime
-    from tests.browser.test_yolo_detect_browser import WATCH_FRAMES_JS, write_y4m
-    from tests.browser.test_yolo_live_browser import camera_page, start_in_browser
+    from tests.browser.test_yolo_detect_browser import write_y4m
+    from tests.browser.test_yolo_live_browser import camera_page
     from tests.conftest import launch_chromium, running_app
 
     webruntime.ensure(download=True)  # as `python app.py --prefetch` does
     clip = write_y4m(Path(tempfile.mkdtemp(prefix="bench_yolo_live_")) / "camera.y4m")
-    out = []
     with running_app("bench-yolo-live") as (url, proc, _), sync_playwright() as p:
         browser = launch_chromium(p, ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
                                       f"--use-file-for-fake-video-capture={clip}"])
-        page = camera_page(browser, url, "en-US")
-        start_in_browser(page, frames=5)  # past the export, the WebAssembly compile and the first frames
-        wait_until_settled(proc.pid)  # the app's start-up work (imports, worked examples) is over
-        for imgsz in (320, 640):
-            page.locator("#yolo-imgsz").get_by_text(str(imgsz), exact=True).click()
-            page.wait_for_function(f"window.__dlclassYoloDebug.imgsz === {imgsz}")
-            first, started = page_frames(page), time.perf_counter()
-            page.wait_for_timeout(seconds * 1000)
-            fps = (page_frames(page) - first) / (time.perf_counter() - started)
-            print(f"[yolo_detect] in-page detection, WASM, imgsz {imgsz}: {fps:.1f} FPS", flush=True)
-            out.append(row(TAB, f"webcam in the browser (onnxruntime-web WASM, 1 thread, headless Chromium), "
-                                f"640x480 frames, imgsz {imgsz}: frames per second in the page", fps, "FPS",
-                           "reported"))
-        page.context.close()
-
-        views = [camera_page(browser, url, "en-US") for _ in range(pages)]
-        for view in views:
-            start_in_browser(view, frames=2)
-        wait_until_settled(proc.pid)  # the app's start-up work (imports, worked examples) is over
-        before = sum(page_frames(view) for view in views)
-        cpu_browser = server_cpu_percent(proc.pid, seconds)
-        done = sum(page_frames(view) for view in views) - before
-        print(f"[yolo_detect] server CPU with {pages} pages detecting in the browser: {cpu_browser:.1f}% "
-              f"({done / seconds:.1f} frames/s in the pages together)", flush=True)
-        for view in views:
-            view.context.close()
-
-        views = [camera_page(browser, url, "en-US") for _ in range(pages)]
-        for view in views:
-            start_server_stream(view)
-            view.evaluate(WATCH_FRAMES_JS)
-        cpu_server = server_cpu_percent(proc.pid, seconds)
-        served = sum(view.evaluate("window.__yoloSeen.size") for view in views)
-        print(f"[yolo_detect] server CPU with {pages} pages streaming to the server path: {cpu_server:.1f}% "
-              f"({served / seconds:.1f} annotated frames/s reached the pages together)", flush=True)
-        for view in views:
-            view.context.close()
+        out = in_page_fps_rows(browser, url, proc.pid, seconds)
+        cpu_browser, detected = cpu_with_pages_in_the_browser(browser, url, proc.pid, seconds, pages)
+        cpu_server, served = cpu_with_pages_streaming(browser, url, proc.pid, seconds, pages)
         idle = camera_page(browser, url, "en-US")
         cpu_idle = server_cpu_percent(proc.pid, seconds)  # one page open, nothing running: the floor
         idle.context.close()
         browser.close()
-    per_frame = cpu_server / 100 / max(served / seconds, 1e-9)  # CPU seconds per frame served
+    per_frame = cpu_server / 100 / max(served, 1e-9)  # CPU seconds per frame served
     print(f"[yolo_detect] server path: {per_frame * 1000:.0f} ms of CPU per frame served; idle server "
           f"{cpu_idle:.1f}%", flush=True)
     out.append(row(TAB, f"server process CPU (% of one core) while {pages} pages run the webcam view in the browser "
-                        f"({done / seconds:.1f} frames/s detected in the pages)",
+                        f"({detected:.1f} frames/s detected in the pages)",
                    cpu_browser, "%", "< 10%", cpu_server,
-                   f"{pages} pages streaming to the server path, {served / seconds:.1f} frames/s served, "
+                   f"{pages} pages streaming to the server path, {served:.1f} frames/s served, "
                    f"{per_frame * 1000:.0f} ms CPU per frame"))
     out.append(row(TAB, "server process CPU (% of one core), one page open, no camera running (the floor)",
                    cpu_idle, "%"))

@@ -20,7 +20,8 @@ EXAMPLES = sorted((ROOT / "assets" / "examples").glob("*.jpg"))
 FIRST_PHOTO = ROOT / "assets" / "examples" / "cat.jpg"  # the first example of the photo tabs
 
 
-def _file(path: Path):
+def upload(path: Path):
+    """A photo as an API caller sends it (the file is uploaded with the call)."""
     from gradio_client import handle_file
 
     return handle_file(str(path))
@@ -36,9 +37,9 @@ def _first_prompt() -> str:
 def first_examples() -> dict[str, dict]:
     return {
         "conv_steps": {},
-        "cnn_features": dict(image=_file(FIRST_PHOTO)),
-        "vit_attention": dict(image=_file(FIRST_PHOTO)),
-        "yolo_detect": dict(image=_file(FIRST_PHOTO)),
+        "cnn_features": dict(image=upload(FIRST_PHOTO)),
+        "vit_attention": dict(image=upload(FIRST_PHOTO)),
+        "yolo_detect": dict(image=upload(FIRST_PHOTO)),
         "float_bits": dict(text="0.1"),
         "sd_generate": dict(prompt=_first_prompt()),  # the first preset, at the tab's defaults (drawn at warm-up)
     }
@@ -66,11 +67,11 @@ def distinct_photos(n: int = 30) -> tuple[Path, ...]:
 
 # (b) 30 students, 30 different photos
 def distinct_photo_calls(api_name: str, n: int = 30) -> list[tuple[str, dict]]:
-    return [(api_name, dict(image=_file(path))) for path in distinct_photos(n)]
+    return [(api_name, dict(image=upload(path))) for path in distinct_photos(n)]
 
 
 def _photo(rng: random.Random):
-    return _file(rng.choice(EXAMPLES))
+    return upload(rng.choice(EXAMPLES))
 
 
 # (d) the 60-s class: (api_name, weight, rng -> kwargs)
@@ -95,4 +96,4 @@ def jobs() -> list:
 
 
 # (c) clicks measured while webcams stream: a model click and a quick click
-CLICKS = [("cnn_features", lambda: dict(image=_file(FIRST_PHOTO))), ("conv_steps", lambda: dict(stride=2))]
+CLICKS = [("cnn_features", lambda: dict(image=upload(FIRST_PHOTO))), ("conv_steps", lambda: dict(stride=2))]

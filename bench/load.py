@@ -24,11 +24,14 @@ import tempfile
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import httpx
 import psutil
+from PIL import Image
 
 Job = tuple[str, Callable[[random.Random], dict]]  # (api_name, rng -> keyword arguments)
 
@@ -101,8 +104,6 @@ def _own_cpu() -> float:
 
 def check_files(value: Any, result: LoadResult) -> None:
     """Open every downloaded file in an answer; pictures are decoded to their last pixel."""
-    from PIL import Image
-
     if isinstance(value, dict):
         for v in value.values():
             check_files(v, result)
@@ -165,8 +166,6 @@ class BrowserClient:
     about 250 ms of a cached call's 280 ms were spent in the client), which the 2 shared cores pay for."""
 
     def __init__(self, url: str, lang: str = "ko", api: dict | None = None):
-        import httpx
-
         self.url = url.rstrip("/")
         self.http = httpx.Client(timeout=300, headers={"Accept-Language": lang},
                                  limits=httpx.Limits(max_connections=8, max_keepalive_connections=8))
@@ -204,7 +203,6 @@ class BrowserClient:
         return self._run(fn_index, data, api_name)
 
     def _run(self, fn_index: int, data: list, what: str) -> list[str]:
-        api_name = what
         joined = self.http.post(f"{self.url}/gradio_api/queue/join",
                                 json={"data": data, "fn_index": fn_index, "session_hash": self.session,
                                       "event_data": None, "trigger_id": None})
@@ -221,11 +219,9 @@ class BrowserClient:
                     answer = message
                     break
         if answer is None or not answer.get("success"):
-            raise RuntimeError(f"{api_name}: {(answer or {}).get('output')}"[:300])
+            raise RuntimeError(f"{what}: {(answer or {}).get('output')}"[:300])
         urls = []
         _file_urls(answer["output"].get("data"), urls)
-        from concurrent.futures import ThreadPoolExecutor
-
         folder = Path(tempfile.mkdtemp(prefix="dlclass-browser-"))
 
         def fetch(item):
@@ -256,8 +252,6 @@ def _file_urls(value, found: list[str]) -> None:
 def endpoints(url: str) -> dict:
     """{api_name: (fn_index, [(parameter name, default)])} from the app's own API description, and under
     "__load__" the page's load events as [(fn_index, data)]."""
-    import httpx
-
     base = url.rstrip("/")
     info = httpx.get(f"{base}/gradio_api/info", timeout=60).json()["named_endpoints"]
     config = httpx.get(f"{base}/config", timeout=60).json()
@@ -383,76 +377,97 @@ def frame_payload(jpeg: bytes) -> dict:
     return {"url": "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()}
 
 
+@dataclass
+class _WebcamStreams:
+    """What the webcams of one `webcams` call share: the stream event, the frames, the clock and the tally."""
+
+    url: str  # without a trailing slash
+    fn_index: int
+    trigger_id: int | None
+    controls: list  # the event's other inputs, at the page's starting values
+    payloads: list[dict]  # the frames, as the browser sends them
+    fps: float
+    deadline: float
+    stop: threading.Event
+    result: WebcamResult = field(default_factory=WebcamResult)
+
+    def frame(self, index: int) -> list:
+        return [self.payloads[index % len(self.payloads)], *self.controls]
+
+    def stream(self, index: int) -> None:
+        """One webcam: join the queue with its first frame, then send one frame every 1/fps s while a
+        reader thread takes the answers from the event stream."""
+        session = uuid.uuid4().hex[:11]
+        with httpx.Client(timeout=60) as http:
+            body = {"data": self.frame(index), "fn_index": self.fn_index, "trigger_id": self.trigger_id,
+                    "session_hash": session, "event_data": None}
+            joined = http.post(f"{self.url}/gradio_api/queue/join", json=body)
+            joined.raise_for_status()
+            event_id = joined.json()["event_id"]
+            reader = threading.Thread(target=self.read_answers, args=(http, session), daemon=True)
+            reader.start()
+            self.send_frames(http, body, event_id, index, reader)
+            http.post(f"{self.url}/gradio_api/stream/{event_id}/close")
+            reader.join(timeout=30)
+
+    def send_frames(self, http, body: dict, event_id: str, index: int, reader: threading.Thread) -> None:
+        n = 0
+        while time.perf_counter() < self.deadline and not self.stop.is_set() and reader.is_alive():
+            time.sleep(1.0 / self.fps)
+            n += 1
+            try:
+                http.post(f"{self.url}/gradio_api/stream/{event_id}", json={**body, "data": self.frame(index + n)})
+                with self.result.lock:
+                    self.result.sent += 1
+            except httpx.HTTPError as exc:
+                with self.result.lock:
+                    self.result.errors.append(repr(exc)[:200])
+
+    def read_answers(self, http, session: str) -> None:
+        """Every answer of this webcam's event stream, until the server says the stream is completed."""
+        with httpx.Client(timeout=None) as sse, sse.stream("GET", f"{self.url}/gradio_api/queue/data",
+                                                           params={"session_hash": session}) as stream:
+            for line in stream.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line[5:])
+                if message.get("msg") in ("process_streaming", "process_generating", "process_completed"):
+                    self.take_answer(http, message)
+                if message.get("msg") == "process_completed":
+                    return
+
+    def take_answer(self, http, message: dict) -> None:
+        """Count an answer (a picture, or a dropped frame's empty answer) and download its picture as a
+        browser does; a stream that ends in failure is an error."""
+        output = (message.get("output") or {}).get("data") or []
+        picture = output[0] if output else None
+        has_picture = isinstance(picture, dict) and bool(picture.get("url"))
+        with self.result.lock:
+            if has_picture:
+                self.result.answered += 1
+            else:
+                self.result.skipped += 1
+        if has_picture:
+            http.get(picture["url"] if picture["url"].startswith("http") else self.url + picture["url"])
+        if message.get("msg") == "process_completed" and not message.get("success", True):
+            with self.result.lock:
+                self.result.errors.append(str(message.get("output"))[:200])
+
+
 def webcams(url: str, api_name: str, frames: list[bytes], count: int, fps: float, seconds: float,
             stop: threading.Event | None = None) -> WebcamResult:
     """`count` webcams each sending a frame every 1/fps s for `seconds` to the stream event `api_name`
     (its other inputs at the page's starting values); answers (pictures) are downloaded like a browser does."""
-    import httpx
-
-    root = url.rstrip("/") + "/gradio_api"
     config = httpx.get(url.rstrip("/") + "/config", timeout=30).json()
     fn_index, trigger_id, controls = _stream_event(config, api_name)
-    result = WebcamResult()
-    stop = stop or threading.Event()
-    deadline = time.perf_counter() + seconds
-
-    def one(index: int):
-        session = uuid.uuid4().hex[:11]
-        payloads = [frame_payload(f) for f in frames]
-        with httpx.Client(timeout=60) as http:
-            body = {"data": [payloads[index % len(payloads)], *controls], "fn_index": fn_index,
-                    "trigger_id": trigger_id, "session_hash": session, "event_data": None}
-            joined = http.post(f"{root}/queue/join", json=body)
-            joined.raise_for_status()
-            event_id = joined.json()["event_id"]
-
-            def read_answers():
-                with httpx.Client(timeout=None) as sse:
-                    with sse.stream("GET", f"{root}/queue/data", params={"session_hash": session}) as stream:
-                        for line in stream.iter_lines():
-                            if not line.startswith("data:"):
-                                continue
-                            message = json.loads(line[5:])
-                            if message.get("msg") in ("process_streaming", "process_generating", "process_completed"):
-                                output = (message.get("output") or {}).get("data") or []
-                                picture = output[0] if output else None
-                                with result.lock:
-                                    if isinstance(picture, dict) and picture.get("url"):
-                                        result.answered += 1
-                                    else:
-                                        result.skipped += 1
-                                if isinstance(picture, dict) and picture.get("url"):
-                                    http.get(picture["url"] if picture["url"].startswith("http")
-                                             else url.rstrip("/") + picture["url"])
-                                if message.get("msg") == "process_completed":
-                                    if not message.get("success", True):
-                                        with result.lock:
-                                            result.errors.append(str(message.get("output"))[:200])
-                                    return
-
-            reader = threading.Thread(target=read_answers, daemon=True)
-            reader.start()
-            n = 0
-            while time.perf_counter() < deadline and not stop.is_set() and reader.is_alive():
-                time.sleep(1.0 / fps)
-                n += 1
-                frame = {**body, "data": [payloads[(index + n) % len(payloads)], *controls]}
-                try:
-                    http.post(f"{root}/stream/{event_id}", json=frame)
-                    with result.lock:
-                        result.sent += 1
-                except httpx.HTTPError as exc:
-                    with result.lock:
-                        result.errors.append(repr(exc)[:200])
-            http.post(f"{root}/stream/{event_id}/close")
-            reader.join(timeout=30)
-
-    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(count)]
+    streams = _WebcamStreams(url.rstrip("/"), fn_index, trigger_id, controls, [frame_payload(f) for f in frames],
+                             fps, time.perf_counter() + seconds, stop or threading.Event())
+    threads = [threading.Thread(target=streams.stream, args=(i,), daemon=True) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=seconds + 120)
-    return result
+    return streams.result
 
 
 def _stream_event(config: dict, api_name: str) -> tuple[int, int, list]:
@@ -466,8 +481,6 @@ def _stream_event(config: dict, api_name: str) -> tuple[int, int, list]:
 
 
 def jpeg_frames(paths: list[Path], size=(640, 480)) -> list[bytes]:
-    from PIL import Image
-
     out = []
     for path in paths:
         buffer = io.BytesIO()

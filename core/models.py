@@ -35,7 +35,9 @@ from urllib.parse import urlparse
 
 import torch
 
-from core import memory, text
+from core import libraries, memory, text
+from core.devices import available_devices, default_device, model_bytes, set_device  # noqa: F401 - read as models.X
+from core.libraries import HEAVY_IMPORTS  # noqa: F401 - read as models.HEAVY_IMPORTS
 
 log = logging.getLogger("dlclass.models")
 
@@ -239,53 +241,27 @@ def hub_endpoint() -> str:
 
 # ---------------------------------------------------------------- heavy libraries, imported once
 
-# transformers and diffusers load their submodules lazily, and that lazy loading is not safe when two
-# request threads trigger it at once (one sees a half-imported module: "cannot import name
-# 'PreTrainedModel'"). So the heavy libraries are imported here, in one thread, under one lock:
-# in the background right after the server starts, and before any model load at the latest.
-HEAVY_IMPORTS = [
-    ("timm", ["create_model"]),
-    ("transformers", ["PreTrainedModel", "ViTConfig", "ViTForImageClassification", "AutoImageProcessor",
-                      "CLIPTextConfig", "CLIPTextModel", "CLIPTextModelWithProjection", "CLIPTokenizer",
-                      "CLIPImageProcessor"]),
-    ("diffusers", ["UNet2DConditionModel", "AutoencoderKL", "AutoencoderTiny", "EulerDiscreteScheduler",
-                   "DDIMScheduler", "EulerAncestralDiscreteScheduler"]),
-    ("diffusers.pipelines.stable_diffusion.safety_checker", ["StableDiffusionSafetyChecker"]),
-]
-_heavy_lock = threading.Lock()
 _tiny_build_lock = threading.Lock()
-_heavy_done = False
 
 
 def import_heavy_libraries() -> None:
-    """Import the heavy libraries and their lazily loaded classes once, serially (idempotent, thread-safe).
+    """Import the heavy libraries and their lazily loaded classes once, serially (idempotent, thread-safe;
+    why: `core.libraries`).
 
     A family module may define `prepare_library()`: its library's one-time set-up (e.g. ultralytics'
     switches, which must be set before ultralytics is first imported). Those run first."""
-    global _heavy_done
-    if _heavy_done:
-        return
-    with _heavy_lock:
-        if _heavy_done:
-            return
-        started = time.perf_counter()
-        _ensure_zoo()
-        for zoo_module in ZOO_MODULES:
-            prepare = getattr(sys.modules.get(zoo_module), "prepare_library", None)
-            if prepare is not None:
-                try:
-                    prepare()
-                except Exception as exc:  # a missing optional library must not stop the app
-                    log.warning("could not prepare %s: %s", zoo_module, exc)
-        for module_name, attributes in HEAVY_IMPORTS:
+    libraries.import_heavy(before=_prepare_libraries)
+
+
+def _prepare_libraries() -> None:
+    _ensure_zoo()
+    for zoo_module in ZOO_MODULES:
+        prepare = getattr(sys.modules.get(zoo_module), "prepare_library", None)
+        if prepare is not None:
             try:
-                module = importlib.import_module(module_name)
-                for attribute in attributes:
-                    getattr(module, attribute, None)
+                prepare()
             except Exception as exc:  # a missing optional library must not stop the app
-                log.warning("could not import %s: %s", module_name, exc)
-        _heavy_done = True
-        log.info("heavy libraries imported in %.1f s", time.perf_counter() - started)
+                log.warning("could not prepare %s: %s", zoo_module, exc)
 
 
 def warm_up_in_background(delay_s: float = 0.0) -> threading.Thread:
@@ -299,35 +275,7 @@ def warm_up_in_background(delay_s: float = 0.0) -> threading.Thread:
     return thread
 
 
-# ---------------------------------------------------------------- devices
-
-_device_override: str | None = os.environ.get("DLCLASS_DEVICE") or None
-
-
-def set_device(choice: str | None) -> None:
-    """'auto' (or None), 'cpu', 'cuda' or 'mps', from `app.py --device`."""
-    global _device_override
-    _device_override = None if choice in (None, "", "auto") else choice
-
-
-def default_device() -> torch.device:
-    """cuda > mps > cpu, unless overridden."""
-    if _device_override:
-        return torch.device(_device_override)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def available_devices() -> list[torch.device]:
-    devices = [torch.device("cpu")]
-    if torch.cuda.is_available():
-        devices.append(torch.device("cuda"))
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        devices.append(torch.device("mps"))
-    return devices
+# ---------------------------------------------------------------- the test zoo, and whether downloads are allowed
 
 
 def tiny_default() -> bool:
@@ -371,34 +319,6 @@ def reachable(url: str, timeout_s: float | None = None) -> tuple[bool, str]:
         return True, ""
     detail = str(outcome["error"]) if "error" in outcome else f"no answer within {timeout_s:g} s"
     return False, f"{host}:{port} ({detail})"
-
-
-# ---------------------------------------------------------------- memory size
-
-
-def model_bytes(model: Any) -> int:
-    """Bytes of parameters and buffers of a model, or of every nn.Module attribute of a bundle/pipeline."""
-    modules: list[torch.nn.Module] = []
-    if isinstance(model, torch.nn.Module):
-        modules.append(model)
-    else:
-        for value in vars(model).values() if hasattr(model, "__dict__") else []:
-            if isinstance(value, torch.nn.Module):
-                modules.append(value)
-        components = getattr(model, "components", None)  # diffusers pipelines
-        if isinstance(components, dict):
-            modules += [m for m in components.values() if isinstance(m, torch.nn.Module)]
-        inner = getattr(model, "model", None)  # ultralytics YOLO wraps an nn.Module
-        if isinstance(inner, torch.nn.Module):
-            modules.append(inner)
-    seen: set[int] = set()
-    total = 0
-    for module in modules:
-        for tensor in list(module.parameters()) + list(module.buffers()):
-            if id(tensor) not in seen:
-                seen.add(id(tensor))
-                total += tensor.numel() * tensor.element_size()
-    return total
 
 
 # ---------------------------------------------------------------- the loader

@@ -48,7 +48,9 @@ PNG_COMPRESSION = 1  # fast; pictures with flat colours stay small anyway
 KEEP_SECONDS = 30 * 60
 MAX_BYTES = 256 * 1024 * 1024
 SWEEP_EVERY_S = 60
-OURS = re.compile(r"^(?:[0-9a-f]{32}\.(?:jpg|png)|\.part-.*)$")  # only files this module writes are ever deleted
+# Only files the app writes are ever deleted: pictures named by their content, partial files, and the
+# annotated videos of the YOLO tab (tabs/yolo_detect/video.py).
+OURS = re.compile(r"^(?:[0-9a-f]{32}\.(?:jpg|png)|\.part-.*|.+_yolo_[A-Za-z0-9_]{8}\.webm)$")
 
 
 class OutputDirRefused(RuntimeError):

@@ -5,7 +5,11 @@
   example at once; also computed once in the background right after the server starts (`warm_up`),
   so the first student does not wait for it either;
 - `page.warm(dependency, *args)`: precompute one more call of a registered event (e.g. each example
-  photo), in both languages when the event speaks one.
+  photo), in both languages when the event speaks one;
+- `page.warm_task(task)`: run a task once in the background after start.
+
+app.py makes one Page for the app and gives each tab's build its own, `page.for_tab(tab, is_first)`: the
+same settings, the same warm-up lists and registry (they belong to the app), and the tab it builds.
 """
 from __future__ import annotations
 
@@ -33,14 +37,20 @@ def initial_input(component) -> Any:
     return component.preprocess(value)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True, eq=False)
 class Page:
     settings: Settings
     blocks: Any  # gr.Blocks
-    tab: Any = None  # the gr.Tab being built (app.py sets it before each lesson's build)
+    tab: Any = None  # the gr.Tab being built (None: the page alone, as a test builds one tab)
     tab_is_first: bool = True  # the first tab shows its example when the page opens
     warm_calls: list[tuple[events.Registered, tuple]] = dataclasses.field(default_factory=list)
     warm_tasks: list[Callable[[], Any]] = dataclasses.field(default_factory=list)
+    registered: list[events.Registered] = dataclasses.field(default_factory=list)  # app.py registers into it
+
+    def for_tab(self, tab, is_first: bool) -> Page:
+        """The page as the build of `tab` sees it: its worked example opens with `tab` (and with the page,
+        for the first tab); what it warms up joins the app's lists."""
+        return dataclasses.replace(self, tab=tab, tab_is_first=is_first)
 
     def on_open(self, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: bool = True, **kwargs):
         """Register `fn` to show the tab's worked example when the student first opens the tab (the first

@@ -146,14 +146,17 @@ def content_type_of(path: str) -> str:
     return "application/octet-stream"
 
 
-def middleware(immutable_roots: Callable[[], list[Path]], private_roots: Callable[[], list[Path]]) -> list:
-    """For `launch(app_kwargs={"middleware": ...})`. Order: Wire sees the request first and the answer last,
-    so the gzip below it never compresses a file that is already a .gz copy."""
+def middleware(immutable_roots: Callable[[], list[Path]], private_roots: Callable[[], list[Path]],
+               inner: list = ()) -> list:
+    """For `launch(app_kwargs={"middleware": ...})`, outermost first: Wire sees the request first and the answer
+    last (so every answer, a refusal included, gets its Cache-Control); then `inner` (core/guard.py); then gzip,
+    which never sees a request for a .gz copy as accepting gzip."""
     from starlette.middleware import Middleware
     from starlette.middleware.gzip import DEFAULT_EXCLUDED_CONTENT_TYPES, GZipMiddleware
 
     return [
         Middleware(Wire, immutable_roots=immutable_roots, private_roots=private_roots),
+        *inner,
         Middleware(GZipMiddleware, minimum_size=1024, compresslevel=6,
                    exclude_content_types=(*DEFAULT_EXCLUDED_CONTENT_TYPES, *NOT_ON_THE_FLY)),
     ]

@@ -1,8 +1,11 @@
-"""The lessons, in teaching order. Adding a lesson: copy a lesson folder, then add its id here.
+"""The tabs of the app, in teaching order: each tab is one lesson.
 
-A lesson is a folder `tabs/<id>/` (see DEVELOPERS.md, "How to add a lesson"):
-compute.py (the algorithm), text.py (its words), view.py (figures and pictures), tab.py (`build(page)`),
-note.ko.md / note.en.md (the lesson note shown at the top of its tab).
+A tab lives in its folder `tabs/<id>/` (see DEVELOPERS.md, "The shape of a lesson"): compute.py (the
+algorithm), text.py (its words), view.py (figures and pictures), tab.py (`build(page)`: its Gradio
+components and events), note.ko.md / note.en.md (the lesson note shown at the top of the tab).
+Tabs never import each other: what two share lives in core/ (tests/test_code_rules.py checks).
+
+Adding a tab: copy a tab's folder, then add its id to `LESSON_IDS` here ("How to add a lesson").
 """
 from __future__ import annotations
 

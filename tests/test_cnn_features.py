@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from bench.bench_cnn_features import different_photos as photos
-from core import classnames, models
+from core import classnames, cnn_analysis, models
 from core.batching import MicroBatcher
 from core.text import Problem
 from core.zoo import cnn as zoo
@@ -71,7 +71,7 @@ def cat_crop() -> Image.Image:
 
 
 def test_bus_is_a_bus_with_real_lite0(lite0):
-    cam, index, crop = compute.grad_cam(lite0, Image.open(bus_jpg()))
+    cam, index, crop = cnn_analysis.grad_cam(lite0, Image.open(bus_jpg()))
     assert index in BUS_CLASSES, lite0.categories[index]
     assert crop.shape == (224, 224, 3) and crop.dtype == np.uint8
     assert cam.shape == (224, 224) and cam.dtype == np.float32
@@ -87,7 +87,7 @@ def test_grad_cam_finds_the_object_in_each_quadrant(lite0, background):
           else Image.fromarray(rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)))
     obj = bus_crop()
     for quadrant in range(4):
-        cam, index, _ = compute.grad_cam(lite0, paste_in_quadrant(obj, quadrant, bg))
+        cam, index, _ = cnn_analysis.grad_cam(lite0, paste_in_quadrant(obj, quadrant, bg))
         masses = quadrant_masses(cam)
         assert index in BUS_CLASSES
         assert int(masses.argmax()) == quadrant, masses
@@ -99,8 +99,8 @@ def test_grad_cam_is_class_discriminative(lite0):
     canvas = Image.new("RGB", (224, 224), (128, 128, 128))
     canvas.paste(cat_crop().resize((112, 112)), (0, 0))
     canvas.paste(bus_crop().resize((112, 112)), (112, 112))
-    cam_cat, _, _ = compute.grad_cam(lite0, canvas, class_index=285)  # Egyptian cat
-    cam_bus, _, _ = compute.grad_cam(lite0, canvas, class_index=654)  # minibus
+    cam_cat, _, _ = cnn_analysis.grad_cam(lite0, canvas, class_index=285)  # Egyptian cat
+    cam_bus, _, _ = cnn_analysis.grad_cam(lite0, canvas, class_index=654)  # minibus
     assert quadrant_masses(cam_cat)[0] > 0.5, quadrant_masses(cam_cat)
     assert quadrant_masses(cam_bus)[3] > 0.5, quadrant_masses(cam_bus)
 
@@ -109,11 +109,11 @@ def test_grad_cam_rejects_bad_class_and_layer(lite0):
     cat = Image.open(CAT)
     for bad in (-1, 1000, 2.5, float("nan"), "bus"):
         with pytest.raises(Problem):
-            compute.grad_cam(lite0, cat, class_index=bad)
+            cnn_analysis.grad_cam(lite0, cat, class_index=bad)
     with pytest.raises(Problem):
-        compute.grad_cam(lite0, cat, layer="layer4")  # a ResNet name: not in EfficientNet-Lite0
+        cnn_analysis.grad_cam(lite0, cat, layer="layer4")  # a ResNet name: not in EfficientNet-Lite0
     with pytest.raises(Problem):
-        compute.grad_cam(lite0, cat, layer="classifier")  # no 2-D maps there
+        cnn_analysis.grad_cam(lite0, cat, layer="classifier")  # no 2-D maps there
 
 
 # ---------------------------------------------------------------- one batch = each photo on its own
@@ -151,7 +151,7 @@ def requests_for(cnn, imgs, capture, cam_at, classes):
     out = []
     for img, cls in zip(imgs, classes):
         crop = cnn.crop_image(img)
-        out.append(compute.Request(cnn, np.asarray(crop), cnn.to_tensor(crop), capture, cam_at, cls, 1))
+        out.append(cnn_analysis.Request(cnn, np.asarray(crop), cnn.to_tensor(crop), capture, cam_at, cls, 1))
     return out
 
 
@@ -163,8 +163,8 @@ def test_one_batch_gives_each_photo_its_own_grad_cam(name, lite0):
     imgs = photos(6)
     classes = [285, 654, 967, None, 3, None]  # None: the photo's own top-1
     cam_at, capture = compute.facts(cnn).cam_layer, compute.facts(cnn).default_layer
-    together = compute.analyse_batch(requests_for(cnn, imgs, capture, cam_at, classes))
-    alone = [compute.analyse_batch(requests_for(cnn, [img], capture, cam_at, [cls]))[0]
+    together = cnn_analysis.analyse_batch(requests_for(cnn, imgs, capture, cam_at, classes))
+    alone = [cnn_analysis.analyse_batch(requests_for(cnn, [img], capture, cam_at, [cls]))[0]
              for img, cls in zip(imgs, classes)]
     for b, (t, a) in enumerate(zip(together, alone)):
         assert t.class_index == a.class_index == (classes[b] if classes[b] is not None else int(a.probs.argmax()))
@@ -185,8 +185,8 @@ def test_the_batch_check_can_fail_when_photos_do_mix():
     own.load_state_dict(cnn.model.state_dict())
     mixing = type(cnn)(**{**cnn.__dict__, "model": own.train().requires_grad_(False)})
     imgs = photos(4)
-    together = compute.analyse_batch(requests_for(mixing, imgs, None, "layer4", [None] * 4))
-    alone = [compute.analyse_batch(requests_for(mixing, [img], None, "layer4", [None]))[0] for img in imgs[:1]]
+    together = cnn_analysis.analyse_batch(requests_for(mixing, imgs, None, "layer4", [None] * 4))
+    alone = [cnn_analysis.analyse_batch(requests_for(mixing, [img], None, "layer4", [None]))[0] for img in imgs[:1]]
     assert np.abs(together[0].probs - alone[0].probs).max() > 1e-4
 
 
@@ -196,16 +196,16 @@ def test_thirty_threads_share_one_model_through_the_batcher():
     cnn = models.get("resnet18")
     imgs = photos(30)
     jobs = [(imgs[i], ("layer1", "layer3")[i % 2], (None, 281)[i % 3 == 0], 1 + i % 3) for i in range(30)]
-    alone = [compute.analyse(cnn, img, capture=layer, cam_at="layer4", class_index=cls, rank=rank,
-                             batcher=MicroBatcher(lambda _k, r: compute.analyse_batch(r), max_batch=1))
+    alone = [cnn_analysis.analyse(cnn, img, capture=layer, cam_at="layer4", class_index=cls, rank=rank,
+                             batcher=MicroBatcher(lambda _k, r: cnn_analysis.analyse_batch(r), max_batch=1))
              for img, layer, cls, rank in jobs]
-    batcher = MicroBatcher(lambda _k, r: compute.analyse_batch(r), max_batch=8, window_s=0.02)
+    batcher = MicroBatcher(lambda _k, r: cnn_analysis.analyse_batch(r), max_batch=8, window_s=0.02)
     barrier = threading.Barrier(30)
 
     def one(job):
         img, layer, cls, rank = job
         barrier.wait(timeout=30)
-        return compute.analyse(cnn, img, capture=layer, cam_at="layer4", class_index=cls, rank=rank, batcher=batcher)
+        return cnn_analysis.analyse(cnn, img, capture=layer, cam_at="layer4", class_index=cls, rank=rank, batcher=batcher)
 
     with ThreadPoolExecutor(30) as pool:
         together = list(pool.map(one, jobs))
@@ -222,7 +222,7 @@ def test_hooks_of_one_request_ignore_other_threads_forward_passes():
     # must keep only their own thread's maps.
     cnn = models.get("resnet18")
     cat, coffee = Image.open(CAT).convert("RGB"), Image.open(EXAMPLES / "coffee.jpg").convert("RGB")
-    expected = compute.analyse(cnn, cat, capture="layer2")
+    expected = cnn_analysis.analyse(cnn, cat, capture="layer2")
     stop = threading.Event()
 
     def other_forwards():
@@ -235,7 +235,7 @@ def test_hooks_of_one_request_ignore_other_threads_forward_passes():
     thread.start()
     try:
         for _ in range(5):
-            np.testing.assert_allclose(compute.analyse(cnn, cat, capture="layer2").activation, expected.activation,
+            np.testing.assert_allclose(cnn_analysis.analyse(cnn, cat, capture="layer2").activation, expected.activation,
                                        rtol=1e-4, atol=1e-4)
     finally:
         stop.set()
@@ -291,14 +291,14 @@ def test_layer_list_and_table_of_resnet18():
 
 def test_model_facts_are_found_once_per_model():
     cnn = models.get("googlenet")
-    compute.FACTS.pop((cnn.name, cnn.source, cnn.crop))
+    cnn_analysis.FACTS.pop((cnn.name, cnn.source, cnn.crop))
     forwards = []
     handle = cnn.model.register_forward_hook(lambda *_: forwards.append(1))
     try:
-        misses = compute.FACTS.misses
+        misses = cnn_analysis.FACTS.misses
         for _ in range(3):
             tab.cnn_features(str(CAT), "googlenet", "", 8, "each", -1, lang="en")
-        assert compute.FACTS.misses == misses + 1
+        assert cnn_analysis.FACTS.misses == misses + 1
         assert len(forwards) == 1 + 3  # the one probe on zeros, then one forward per analysis
     finally:
         handle.remove()

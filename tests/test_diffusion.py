@@ -15,7 +15,7 @@ from core import models
 from core.images import load_image
 from core.text import Problem
 from core.zoo import diffusion as zoo
-from tabs.diffusion import compute, tab, view
+from tabs.diffusion import compute, pipeline, tab, view
 from tabs.diffusion.text import TEXT
 from tests.conftest import ROOT
 
@@ -61,7 +61,8 @@ def test_one_preview_per_step_streamed_then_final():
     assert [len(g) for g in galleries[:4]] == [0, 1, 2, 3], "each step adds exactly one preview while streaming"
     final, gallery, status, info, tokens, diagram, latents, slider, latent_img = outputs[-1]
     assert final.shape == (256, 256, 3) and final.dtype == np.uint8
-    assert len(gallery) == 3 and all(img.shape == (compute.PREVIEW_SIDE, compute.PREVIEW_SIDE, 3) for img, _ in gallery)
+    side = pipeline.PREVIEW_SIDE
+    assert len(gallery) == 3 and all(img.shape == (side, side, 3) for img, _ in gallery)
     assert [cap.split(" ")[1] for _, cap in gallery] == ["1/3", "2/3", "3/3"]
     # the latent of every step plus the starting noise: (4, size/8, size/8)
     assert len(latents) == 4 and latents[0].shape == (4, 32, 32)
@@ -77,7 +78,7 @@ def test_one_preview_per_step_streamed_then_final():
     scheduler = EulerDiscreteScheduler(**zoo.SD_TURBO_SCHEDULER_CONFIG)
     scheduler.set_timesteps(3)
     noise = latents[0].astype(np.float32) / float(scheduler.init_noise_sigma)
-    expected = compute.initial_noise(zoo.build_random_sd(zoo.SD_TURBO, tiny=True), 256, 3).numpy()[0]
+    expected = pipeline.initial_noise(zoo.build_random_sd(zoo.SD_TURBO, tiny=True), 256, 3).numpy()[0]
     np.testing.assert_allclose(noise, expected, atol=0.01 * float(np.abs(expected).max()))
     assert abs(noise.mean()) < 0.15 and 0.85 < noise.std() < 1.15
 
@@ -112,17 +113,17 @@ def test_a_run_drawn_before_comes_from_the_store_at_once_in_the_other_language(m
 
 def test_token_view_reports_truncation():
     tokenizer = zoo.tiny_clip_tokenizer()
-    short = compute.token_view(tokenizer, "a photo of a cat")
+    short = pipeline.token_view(tokenizer, "a photo of a cat")
     assert not short.truncated and short.tokens[0] == "<start>" and short.tokens[-1] == "<end>"
     assert "cat·" in short.tokens and short.kept == len(short.tokens) == 7
     long_prompt = "a red cat " * 30 + "on the moon"
-    tokens = compute.token_view(tokenizer, long_prompt)
+    tokens = pipeline.token_view(tokenizer, long_prompt)
     assert tokens.truncated and tokens.kept == 77
     assert tokens.cut_text.endswith("on the moon")  # the end of the prompt is what gets cut
     assert len(tokens.tokens) == 1 + 90 + 3 + 1
     # the tokens the model sees are exactly what the pipeline's tokenizer call keeps
     ids = tokenizer(long_prompt, padding="max_length", max_length=77, truncation=True).input_ids
-    assert [compute._readable(tokenizer, i, t) for i, t in zip(ids, tokenizer.convert_ids_to_tokens(ids))] \
+    assert [pipeline._readable(tokenizer, i, t) for i, t in zip(ids, tokenizer.convert_ids_to_tokens(ids))] \
         == tokens.tokens[:77]
     html = view.tokens_html(tokens, "en")
     assert "on the moon" in html and html.count("line-through") == len(tokens.tokens) - 77
@@ -133,10 +134,10 @@ def test_token_view_reports_truncation():
 
 
 def test_korean_prompt_splits_into_bytes_and_says_so():
-    tokens = compute.token_view(zoo.tiny_clip_tokenizer(), compute.PRESETS[3])
+    tokens = pipeline.token_view(zoo.tiny_clip_tokenizer(), compute.PRESETS[3])
     assert any("\ufffd" in token for token in tokens.tokens)
     assert TEXT.say("ko", "tokens_bytes") in view.tokens_html(tokens, "ko")
-    english = compute.token_view(zoo.tiny_clip_tokenizer(), compute.PRESETS[0])
+    english = pipeline.token_view(zoo.tiny_clip_tokenizer(), compute.PRESETS[0])
     assert TEXT.say("en", "tokens_bytes") not in view.tokens_html(english, "en")
     assert "of 77 positions used" in view.tokens_html(english, "en")
 
@@ -215,7 +216,7 @@ def test_compare_two_prompts_side_by_side_each_step():
     galleries = [o[0] for o in outputs]
     assert [len(g) for g in galleries] == [1, 2, 3]  # step 1, step 2, final
     left_right = galleries[-1][0][0]
-    assert left_right.shape == (compute.PREVIEW_SIDE, 2 * compute.PREVIEW_SIDE + 6, 3)
+    assert left_right.shape == (pipeline.PREVIEW_SIDE, 2 * pipeline.PREVIEW_SIDE + 6, 3)
     final_pair = galleries[-1][-1][0]
     assert final_pair.shape == (view.FINAL_PAIR_SIDE, 2 * view.FINAL_PAIR_SIDE + 6, 3)
     half = final_pair.shape[1] // 2
@@ -224,7 +225,7 @@ def test_compare_two_prompts_side_by_side_each_step():
     compute.FINISHED.clear()
     alone = _generate(prompt="a cat", seed=5, steps=2)[-1][0]
     left = final_pair[:, :view.FINAL_PAIR_SIDE]
-    expected = compute.resize_square(alone, view.FINAL_PAIR_SIDE)
+    expected = pipeline.resize_square(alone, view.FINAL_PAIR_SIDE)
     assert np.abs(left[60:].astype(int) - expected[60:].astype(int)).mean() < 2  # below the drawn "A" label
 
 
@@ -244,13 +245,13 @@ def test_bf16_path_matches_fp32_on_the_tiny_model():
 
 def test_linear_preview_and_latent_view():
     latents = torch.zeros(1, 4, 8, 8)
-    rgb = compute.latent_to_rgb(latents)
+    rgb = pipeline.latent_to_rgb(latents)
     assert rgb.shape == (1, 8, 8, 3) and np.all(rgb == 127)  # zero latent = mid grey
     one = torch.zeros(1, 4, 1, 1)
     one[0, 0] = 1.0  # channel 0 alone: its row of the 4x3 map, as colour
-    weights, _ = compute.LATENT_RGB["sd"]
+    weights, _ = pipeline.LATENT_RGB["sd"]
     expected = np.clip((weights[0] + 1) / 2, 0, 1) * 255
-    np.testing.assert_allclose(compute.latent_to_rgb(one)[0, 0, 0], expected, atol=1)
+    np.testing.assert_allclose(pipeline.latent_to_rgb(one)[0, 0, 0], expected, atol=1)
     grid = view.latent_channels_image(np.random.default_rng(0).normal(size=(4, 8, 8)).astype(np.float16), side=64)
     assert grid.shape == (64 * 2 + 4, 64 * 2 + 4, 3)
     assert tab.show_latent([], 3) is None
@@ -350,6 +351,45 @@ def _build(safety: bool = True):
     from tests.conftest import build_lesson_tab
 
     return build_lesson_tab(tab, Settings(safety_checker=safety))
+
+
+def test_the_controls_are_made_from_the_declared_settings():
+    """compute.SETTINGS declares each setting once: the tab's controls open with its range, step and default (the
+    default model's; each model's own limits apply at run time), and the teacher may send every one of them but
+    the step of this page's own run."""
+    demo, _, _ = _build()
+    by_id = {c["props"].get("elem_id"): c["props"] for c in demo.config["components"]}
+    settings = compute.SETTINGS
+    for name, elem_id in (("steps", "sd-steps"), ("guidance", "sd-guidance"), ("seed", "sd-seed"),
+                          ("latent_step", "sd-latent-step")):
+        props = by_id[elem_id]
+        assert (props["minimum"], props["maximum"], props["value"]) == \
+            (settings[name].low, settings[name].high, settings[name].default), name
+    assert (by_id["sd-steps"]["step"], by_id["sd-guidance"]["step"]) == (1, 0.5)
+    assert by_id["sd-model"]["value"] == settings["model"].default == zoo.SD_TURBO
+    assert by_id["sd-size"]["value"] == settings["size"].default == 512
+    assert set(value for _, value in by_id["sd-size"]["choices"]) <= set(settings["size"].choices)
+    assert [value for _, value in by_id["sd-preview"]["choices"]] == list(settings["preview"].choices)
+    assert [s.name for s in settings.for_class()] == ["model", "steps", "guidance", "size", "seed", "preview",
+                                                       "decoder"]
+    # a model's own limits: SD 1.5 takes up to 50 steps, though the control opens with sd-turbo's 4
+    assert compute.clamp_settings(zoo.SD15, 40, 7.5, 512, 1, CPU).steps == 40
+
+
+def test_the_run_key_and_the_dtype_ask_the_loader_whether_the_model_is_tiny(monkeypatch):
+    """Only the loader knows whether a model comes from the test zoo (`models.source`): the tiny models run in
+    fp32 and their pictures are stored apart from the real weights' (cached or still to download: the same)."""
+    request = _request()
+    tiny_key = compute.run_key(request)
+    assert compute.compute_dtype(CPU, zoo.SD_TURBO) == torch.float32
+    monkeypatch.setattr(compute, "cpu_bf16_speedup", lambda: 3.0)  # a CPU with fast bf16
+    assert compute.compute_dtype(CPU, zoo.SD_TURBO) == torch.float32  # still the test zoo's
+    monkeypatch.setattr(compute.models, "source", lambda name: "cached")
+    cached_key = compute.run_key(request)
+    assert compute.compute_dtype(CPU, zoo.SD_TURBO) == torch.bfloat16
+    assert compute.compute_dtype(torch.device("cuda"), zoo.SD_TURBO) == torch.float16
+    monkeypatch.setattr(compute.models, "source", lambda name: "download")
+    assert compute.run_key(request) == cached_key != tiny_key
 
 
 def test_the_tab_registers_its_events_and_warms_every_example():
@@ -461,8 +501,8 @@ def test_real_taesd_decodes_a_real_photo(shared_dir: Path):
     with torch.inference_mode():
         latents = taesd.encode(x).latents
     assert latents.shape == (1, 4, 64, 64)
-    decoded = compute.decode_taesd(taesd, latents)[0]
+    decoded = pipeline.decode_taesd(taesd, latents)[0]
     psnr = _psnr(decoded, pixels)
     assert psnr > 15, f"real TAESD round trip PSNR {psnr:.1f} dB"
     random_taesd = zoo.build_random_taesd(tiny=False)
-    assert psnr > _psnr(compute.decode_taesd(random_taesd, latents)[0], pixels) + 5  # the weights matter
+    assert psnr > _psnr(pipeline.decode_taesd(random_taesd, latents)[0], pixels) + 5  # the weights matter

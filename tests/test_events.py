@@ -268,8 +268,8 @@ def test_server_webcam_frames_over_the_budget_are_dropped_at_once(monkeypatch):
 def test_every_event_of_the_app_is_registered_through_the_helper():
     import app
 
-    demo, _ = app.build_app()
-    assert events.REGISTERED
+    demo, page = app.build_app()
+    assert page.registered
     initial_values = {(getattr(block, "load_event_to_attach", None) or (None,))[0] for block in demo.blocks.values()}
     for block_fn in demo.fns.values():
         if block_fn.fn is None:
@@ -279,6 +279,22 @@ def test_every_event_of_the_app_is_registered_through_the_helper():
         if block_fn.fn in initial_values:
             continue  # a component's starting value made per student (e.g. gr.State(new_session))
         assert getattr(block_fn.fn, "__dlclass_event__", False), (block_fn.name, block_fn.fn)
+
+
+def test_building_the_app_twice_registers_and_warms_each_event_once_per_build():
+    """The registry belongs to the app built: a second build in the same process doubles nothing."""
+    import app
+
+    outside = len(events.REGISTERED)
+    (first_demo, first), (second_demo, second) = app.build_app(), app.build_app()
+    for demo, page in ((first_demo, first), (second_demo, second)):
+        ours = [f for f in demo.fns.values() if getattr(f.fn, "__dlclass_event__", False)]
+        assert len(page.registered) == len(ours) > 0
+    assert [r.name for r in first.registered] == [r.name for r in second.registered]
+    assert [name for name, _ in first.warmed()] == [name for name, _ in second.warmed()]
+    assert len(first.warm_calls) > 0
+    assert len(first.warm_tasks) == len(second.warm_tasks)
+    assert len(events.REGISTERED) == outside  # nothing of an app's build lands in the module's own list
 
 
 def test_a_cache_key_function_separates_answers_that_depend_on_more_than_the_inputs():

@@ -15,6 +15,8 @@ from core import classnames, memory
 from core.text import Problem
 from core.zoo.cnn import load_cnn
 from tabs.finetune import compute, tab, view
+from tabs.finetune.data import augment
+from tabs.finetune.evaluation import confusion_matrix
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 NO_NAMES, NO_FILES = [""] * compute.MAX_CLASSES, [None] * compute.MAX_CLASSES
@@ -215,6 +217,8 @@ def test_continue_training_unfreezes_more_from_current_weights(tiny_cnn):
     assert torch.equal(follow.head.weight, first.head.weight) and follow.head is not first.head
     assert [n for n, _ in compute.body_stages(tiny_cnn)][10:] == ["bn2", "global_pool"]
     assert sum(p.numel() for p in follow.trainable.parameters()) == 2560  # bn2 weight and bias
+    follow.train_mode()  # bn2 learns its scale and shift but keeps ImageNet's running statistics
+    assert follow.head.training and not follow.trainable[0].training
     progress = _run(session, 4, seed=3, n_frozen=10, cont=True)
     second = session.model
     assert second is not first and second.n_frozen == 10
@@ -329,17 +333,77 @@ def test_snapshots_are_added_per_class_and_bounded():
 
 
 def test_absurd_hyper_parameters_are_clamped_with_notes():
+    settings = compute.SETTINGS
     cfg, notes = compute.train_config(float("nan"), 1e9, -5, True, float("inf"), -1)
-    assert cfg.epochs == compute.LIMITS["epochs"][2] and cfg.learning_rate == 1.0 and cfg.batch_size == 1
-    assert cfg.patience == compute.LIMITS["patience"][1] and cfg.min_delta == 0.0
+    assert cfg.epochs == settings["epochs"].default and cfg.learning_rate == 1.0 and cfg.batch_size == 1
+    assert cfg.patience == settings["patience"].high == 20 and cfg.min_delta == 0.0 and cfg.augment is True
     assert len(notes) == 5
     assert "Max epochs" in notes[0].say("en") and "최대 에포크" in notes[0].say("ko")
     cfg, notes = compute.train_config("abc", 0.001, 16, False, 4, 0.005)
-    assert cfg.epochs == compute.LIMITS["epochs"][2] and len(notes) == 1
+    assert cfg.epochs == settings["epochs"].default and len(notes) == 1
+    _, notes = compute.train_config(30, 0.003, 16, "yes", 4, 0.005)  # augmentation is on or off, nothing else
+    assert [n.key for n in notes] == ["values.not_allowed"] and "Augmentation" in notes[0].say("en")
     _, notes = compute.read_data("builtin", 99, 2, -3, [], [], ())
     assert len(notes) == 3
     _, notes = compute.read_data("somewhere", 2, 4, 0, [], [], ())  # an unknown source: the built-in set
     assert [n.key for n in notes] == ["values.not_allowed"]
+
+
+def test_settings_are_declared_once_for_compute_the_controls_and_the_teacher():
+    settings = compute.SETTINGS
+    # What the teacher may hand the class: every number and choice, never the student's own photos.
+    assert [s.name for s in settings.for_class()] == [
+        "source", "n_classes", "per_class", "seed", "backbone", "n_frozen", "epochs", "learning_rate", "batch_size",
+        "augment", "patience", "min_delta"]
+    assert not settings["snap_class"].for_class
+    # TrainConfig starts from the declared defaults (the bench's "tab defaults" read them from there).
+    cfg = compute.TrainConfig()
+    assert (cfg.epochs, cfg.learning_rate, cfg.batch_size, cfg.augment, cfg.patience, cfg.min_delta) == (
+        30, 3e-3, 16, False, 4, 0.005)
+    assert settings.take_all({"epochs": 500, "learning_rate": 0.01, "unknown": 1}, notes := []) == {
+        "epochs": 100, "learning_rate": 0.01}
+    assert [n.key for n in notes] == ["values.clamped"]
+
+
+def test_frozen_stages_setting_spans_every_backbone():
+    """The declared range of n_frozen covers the backbone with the most stages; its default is the
+    whole body of the default backbone; the running backbone's own count bounds it with a note."""
+    counts = {name: len(compute.body_stages(load_cnn(name, tiny=True)[0]))
+              for name in compute.SETTINGS["backbone"].choices}
+    frozen = compute.SETTINGS["n_frozen"]
+    assert frozen.low == 0 and frozen.high == max(counts.values()) == counts["mobilenet_v3_large"]
+    assert frozen.default == counts[compute.SETTINGS["backbone"].default] == 12
+    resnet, _ = load_cnn("resnet18", tiny=True)
+    notes = []
+    assert compute.frozen_count(resnet, 15, notes) == counts["resnet18"] == 9
+    assert "Stages kept frozen" in notes[0].say("en") and "0~9" in notes[0].say("ko")
+    assert compute.frozen_count(resnet, None, notes) == 9 and len(notes) == 1  # None: the whole body, no note
+
+
+def test_the_controls_are_made_from_the_settings_and_look_as_before():
+    from tests.conftest import build_lesson_tab
+
+    demo, _, _ = build_lesson_tab(tab)
+    by_id = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
+    by_label = {b.label.key: b for b in demo.blocks.values() if hasattr(getattr(b, "label", None), "key")}
+    n_classes, per_class, freeze = by_id["finetune-n-classes"], by_id["finetune-per-class"], by_id["finetune-freeze"]
+    assert (n_classes.minimum, n_classes.maximum, n_classes.value, n_classes.step) == (2, 5, 3, 1)
+    assert (per_class.minimum, per_class.maximum, per_class.value) == (4, 100, 60)
+    assert (freeze.minimum, freeze.value) == (0, 12) and freeze.label.key == "finetune.freeze"
+    epochs, patience = by_label["finetune.epochs"], by_id["finetune-patience"]
+    assert (epochs.minimum, epochs.maximum, epochs.value, epochs.step) == (1, 100, 30, 1)
+    assert (patience.minimum, patience.maximum, patience.value) == (1, 20, 4)
+    lr = by_id["finetune-lr"]
+    assert [v for _, v in lr.choices] == tab.LEARNING_RATES and lr.value == 0.003 and lr.allow_custom_value
+    batch, min_delta = by_label["finetune.batch"], by_label["finetune.min_delta"]
+    assert [v for _, v in batch.choices] == tab.BATCH_SIZES and batch.value == 16 and not batch.allow_custom_value
+    assert [v for _, v in min_delta.choices] == tab.MIN_DELTAS and min_delta.allow_custom_value
+    assert by_id["finetune-source"].value == "builtin" and [v for _, v in by_id["finetune-source"].choices] == [
+        "builtin", "mine"]
+    assert by_id["finetune-backbone"].value == "efficientnet_lite0"
+    seed = by_label["finetune.data_seed"]
+    assert (seed.minimum, seed.maximum, seed.value, seed.precision) == (0, 10_000, 0, 0)
+    assert by_label["finetune.augment"].value is False
 
 
 # ---------------------------------------------------------------- ② ③ freeze and the new layer
@@ -437,6 +501,25 @@ def test_predict_shows_new_classes_and_the_backbones_imagenet_classes_in_korean(
 # ---------------------------------------------------------------- heavier paths
 
 
+def test_augmentation_is_seeded_and_changes_the_picture():
+    picture = Image.fromarray(compute.shape_picture(2, 0, 0)).resize((300, 200))
+    first = [np.asarray(augment(picture, np.random.default_rng(7))) for _ in range(2)]
+    other = np.asarray(augment(picture, np.random.default_rng(8)))
+    assert first[0].shape == other.shape == (200, 300, 3)  # the picture's own size
+    assert np.array_equal(first[0], first[1]) and not np.array_equal(first[0], other)
+    assert not np.array_equal(first[0], np.asarray(picture))
+
+
+def test_confusion_matrix_counts_every_class_even_one_never_seen():
+    labels = np.array([0, 0, 1, 1, 1, 3])
+    preds = np.array([0, 1, 1, 1, 0, 3])
+    expected = np.zeros((4, 4), dtype=np.int64)
+    for t, p in zip(labels, preds):
+        expected[t, p] += 1
+    cm = confusion_matrix(labels, preds, 4)
+    assert cm.dtype == np.int64 and np.array_equal(cm, expected) and cm[2].sum() == cm[:, 2].sum() == 0
+
+
 def test_augmented_views_and_uncached_path_with_unfrozen_stages(tiny_cnn):
     data = compute.builtin_dataset(2, 4, seed=5)
     cfg = compute.TrainConfig(epochs=2, batch_size=4, augment=True, patience=5)
@@ -445,6 +528,8 @@ def test_augmented_views_and_uncached_path_with_unfrozen_stages(tiny_cnn):
     assert prep.cached and len(prep.train_views) == 1 + compute.AUG_VIEWS
     assert prep.train_views[0].shape == (len(data.train_idx), 1280, 7, 7)
     assert not torch.allclose(prep.train_views[0], prep.train_views[1])  # augmented copies really differ
+    again = compute.prepare(model, data, cfg)  # seeded: the same views again (the feature store keys on the seed)
+    assert all(torch.equal(a, b) for a, b in zip(prep.train_views, again.train_views))
     result = list(compute.train(model, prep, cfg))[-1]
     assert result.stopped_epoch == 2 and result.confusion.sum() == len(data.val_idx)
     # Over the memory limit (forced here): the frozen part runs in every batch, on input pixels.

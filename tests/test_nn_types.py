@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from core import digits
 from tabs.nn_types import compute, tab, view
 from tabs.nn_types.text import TEXT
 
@@ -30,7 +31,7 @@ def experiments() -> dict[int, compute.PermutationResult]:
 def test_the_digits_are_scikit_learns_real_scans_split_by_class():
     from sklearn.datasets import load_digits
 
-    images, labels = compute.digits()
+    images, labels = digits.digits()
     raw = load_digits()
     assert images.shape == (1797, 64) and labels.shape == (1797,)
     np.testing.assert_array_equal(images * 16, raw.data)  # the 17 grey levels, scaled to 0..1
@@ -123,7 +124,7 @@ def test_the_time_budget_ends_all_four_trainings_after_the_same_epoch_and_is_not
     result = compute.permutation_experiment(7, 30, budget_s=0.0)
     assert result.epochs_run == 1 and not result.complete
     assert all(len(r.history) == 1 for r in result.runs)
-    assert [n.key for n in result.notes] == ["nn_types.out_of_time"]
+    assert [n.key for n in result.notes] == ["digits.out_of_time"]
     assert "1 of 30 epochs" in result.notes[0].say("en")
     assert (7, 30) not in compute.EXPERIMENTS  # machine-dependent: never served to the next student
     # Without a budget the same settings run every epoch, and that result is kept.
@@ -209,7 +210,7 @@ def test_the_time_budget_skips_the_longer_lengths_and_says_so():
                                                ("epochs", 0, 1), ("epochs", "abc", 15), ("max_length", 1e9, 4096)])
 def test_bad_numbers_are_clamped_with_a_note(name, value, used):
     notes = []
-    assert compute.read_number(name, value, notes) == used
+    assert compute.SETTINGS[name].take(value, notes) == used
     assert len(notes) == 1 and notes[0].say("ko") and notes[0].say("en")
 
 

@@ -20,13 +20,11 @@ def _build():
         page = Page(Settings(), demo)
         with gr.Tabs():
             with gr.Tab("first") as first:
-                page.tab, page.tab_is_first = first, True
                 n1, out1 = gr.Number(value=3), gr.Markdown()
-                page.on_open(example, [n1], [out1], kind="training")
+                page.for_tab(first, is_first=True).on_open(example, [n1], [out1], kind="training")
             with gr.Tab("second") as second:
-                page.tab, page.tab_is_first = second, False
                 n2, out2 = gr.Number(value=4), gr.Markdown()
-                page.on_open(example, [n2], [out2], kind="model")
+                page.for_tab(second, is_first=False).on_open(example, [n2], [out2], kind="model")
     return demo, page, calls, (first, second)
 
 
@@ -71,13 +69,33 @@ def test_a_click_on_the_worked_examples_setting_gets_the_very_same_result():
     with gr.Blocks() as demo:
         page = Page(Settings(), demo)
         with gr.Tab("only") as only:
-            page.tab, page.tab_is_first = only, True
             n, out, run = gr.Number(value=5), gr.Markdown(), gr.Button()
             clicked = events.on(run.click, square, [n], [out], kind="quick", cache=True, api_name="square")
-            opened = page.on_open(square, [n], [out], kind="quick")
+            opened = page.for_tab(only, is_first=True).on_open(square, [n], [out], kind="quick")
     page.warm_up()
     assert calls == [5, 5]  # once per language
     assert opened.registered.run(False, 5, lang="en") == ("5 squared is 25", True)
     assert clicked.registered.run(5, lang="en") == "5 squared is 25"
     assert calls == [5, 5]  # both answered from the one cached result
     assert clicked.registered.run(6, lang="en") == "6 squared is 36" and calls == [5, 5, 6]
+
+
+def test_each_tab_builds_with_its_own_page_and_what_it_warms_joins_the_apps_lists():
+    import dataclasses
+
+    import pytest
+
+    def export():
+        return None
+
+    with gr.Blocks() as demo:
+        page = Page(Settings(), demo)
+        with gr.Tab("a") as tab:
+            tab_page = page.for_tab(tab, is_first=False)
+    assert (tab_page.tab, tab_page.tab_is_first, page.tab) == (tab, False, None)
+    assert tab_page.settings is page.settings and tab_page.blocks is demo
+    tab_page.warm_task(export)
+    assert page.warm_tasks == [export]
+    assert tab_page.warm_calls is page.warm_calls and tab_page.registered is page.registered
+    with pytest.raises(dataclasses.FrozenInstanceError):  # no tab is set on a page shared by the others
+        page.tab = tab

@@ -14,7 +14,7 @@ import torch
 
 from core import text
 from core.text import Problem
-from tabs.precision import compare, compute, hardware, view
+from tabs.precision import compare, compute, convert, hardware, view
 from tabs.precision.compute import BF16, E4M3, E5M2, FORMATS, FP16, FP32
 from tabs.precision.text import TEXT
 
@@ -397,7 +397,7 @@ def test_fp8_matmul_is_close_to_fp32_where_it_runs():
         pytest.skip(f"FP8 matmul does not run here: {hardware.support(device, 'fp8')}")
     generator = torch.Generator().manual_seed(0)
     a, b = torch.randn(64, 64, generator=generator), torch.randn(64, 64, generator=generator)
-    out = compare.matmul_for(a, b, "fp8", device)().float()
+    out = convert.matmul_for(a, b, "fp8", device)().float()
     reference = a @ b
     # E4M3 keeps 3 mantissa bits: each product is off by about 2 x 2^-4 relative; sums of 64 average out.
     relative = float((out - reference).abs().max() / reference.abs().max())
@@ -407,7 +407,7 @@ def test_fp8_matmul_is_close_to_fp32_where_it_runs():
 def test_fp8_weights_are_stored_in_one_byte_and_read_back_closely():
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(8 * 6 * 6, 5))
     model.eval().requires_grad_(False)
-    fp8 = compare.fp8_weight_model(model)
+    fp8 = convert.fp8_weight_model(model)
     stored = [p for name, p in fp8.named_parameters() if name.endswith("original0")]
     assert len(stored) == 2 and all(p.dtype == torch.float8_e4m3fn for p in stored)
     for original, converted in ((model[0], fp8[0]), (model[3], fp8[3])):
@@ -416,16 +416,16 @@ def test_fp8_weights_are_stored_in_one_byte_and_read_back_closely():
         # E4M3 + one scale per tensor: within 1/16 relative for the largest weights, absolute for the small ones.
         assert float((w8 - w).abs().max()) <= float(w.abs().max()) / 16 + 1e-6
     weights_fp32 = sum(p.numel() for p in model.parameters()) * 4
-    assert compare.weight_bytes(fp8) < weights_fp32 / 3
+    assert convert.weight_bytes(fp8) < weights_fp32 / 3
     x = torch.randn(2, 3, 8, 8)
     assert torch.allclose(fp8(x.bfloat16()).float(), model(x), atol=0.1, rtol=0.1)
-    assert len(compare.layers(fp8)) == 4  # conv, relu, flatten, linear: the FP8 helpers are not layers
+    assert len(convert.layers(fp8)) == 4  # conv, relu, flatten, linear: the FP8 helpers are not layers
 
 
 def test_int8_weights_are_counted_at_one_byte():
     model = torch.nn.Sequential(torch.nn.Linear(100, 10))
-    quantised, _ = compare.cnn_for(model, "int8")
-    assert compare.weight_bytes(quantised) == 100 * 10 * 1 + 10 * 4  # int8 weights, float32 bias
+    quantised, _ = convert.cnn_for(model, "int8")
+    assert convert.weight_bytes(quantised) == 100 * 10 * 1 + 10 * 4  # int8 weights, float32 bias
 
 
 # ---------------------------------------------------------------- the comparison
@@ -434,13 +434,36 @@ def test_int8_weights_are_counted_at_one_byte():
 def test_settings_are_clamped_with_notes():
     settings = compare.read_settings("no_such_net", ["fp32", "nonsense"], ["tpu"], 1e9, math.nan, -1)
     assert settings.model_name == compare.zoo.DEFAULT_CNN and settings.precisions == ["fp32"]
-    assert settings.devices == ["cpu"] and settings.batch_size == compare.BATCH_RANGE[1]
-    assert settings.matmul_size == compare.DEFAULT_MATMUL and settings.budget_s == compare.BUDGET_RANGE[0]
+    assert settings.devices == ["cpu"] and settings.batch_size == compare.SETTINGS["batch_size"].high == 32
+    assert settings.matmul_size == compare.SETTINGS["matmul_size"].default == 1024
+    assert settings.budget_s == compare.SETTINGS["budget_s"].low == 5
     assert len(settings.notes) == 5
     said = [n.say("ko") for n in settings.notes]
     assert all(HANGUL.search(s) for s in said)
     with pytest.raises(Problem):
         compare.read_settings("resnet18", [], ["cpu"], 2, 256, 10)
+
+
+def test_the_comparisons_controls_are_made_from_its_declared_settings():
+    import gradio as gr
+
+    from core.page import Page
+    from core.settings import Settings
+    from tabs.precision import tab
+
+    with gr.Blocks() as demo:
+        tab.build(Page(Settings(), demo))
+    by_id = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+    batch, budget = by_id["precision-batch"], by_id["precision-budget"]
+    assert (batch.minimum, batch.maximum, batch.step, batch.value) == (1, 32, 1, 8)  # the page as it was
+    assert (budget.minimum, budget.maximum, budget.step, budget.value) == (5, 120, 5, 25)
+    for slider, name in ((batch, "batch_size"), (budget, "budget_s")):
+        setting = compare.SETTINGS[name]
+        assert (slider.minimum, slider.maximum, slider.value) == (setting.low, setting.high, setting.default)
+    # an API caller gets no more than the slider offers, and is told so in the page's language
+    settings = compare.read_settings("resnet18", ["fp32"], ["cpu"], 8, 4096, 300)
+    assert settings.budget_s == 120 and settings.matmul_size == 4096
+    assert [note.say("en") for note in settings.notes] == ["Time budget (s) must be from 5 to 120; using 120."]
 
 
 def test_compare_on_the_test_zoo_returns_a_finite_row_per_supported_pair():

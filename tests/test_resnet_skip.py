@@ -10,18 +10,18 @@ import pytest
 import torch
 from torch import nn
 
-from tabs.nn_types import compute as digits_lesson
+from core import digits
 from tabs.resnet_skip import compute, tab, view
 from tabs.resnet_skip.text import TEXT
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
-def _independent_norms(settings: compute.Settings, residual: bool) -> np.ndarray:
+def _independent_norms(settings: compute.Networks, residual: bool) -> np.ndarray:
     """The same network and batch, gradients by torch.autograd.grad (no .backward(), no .grad fields)."""
     net = compute.build(settings, residual)
     net.train()
-    x, y = compute.gradient_batch(digits_lesson.split_digits(settings.seed), settings.seed)
+    x, y = compute.gradient_batch(digits.split_digits(settings.seed), settings.seed)
     loss = nn.functional.cross_entropy(net(x), y)
     grads = torch.autograd.grad(loss, net.weights())
     return np.array([float(torch.linalg.vector_norm(g)) for g in grads])
@@ -58,7 +58,7 @@ def test_residual_keeps_the_gradient_for_every_activation_at_depth_30(activation
 
 
 def test_plain_and_residual_start_from_the_same_weights():
-    settings, _ = compute.read_settings(12, "tanh", True, 4)
+    settings, _ = compute.read_networks(12, "tanh", True, 4)
     plain, residual = compute.build(settings, False), compute.build(settings, True)
     assert plain.state_dict().keys() == residual.state_dict().keys()
     for key, value in plain.state_dict().items():
@@ -80,11 +80,11 @@ def test_the_residual_deep_network_trains_and_the_plain_one_stalls():
 
 
 def test_everything_is_deterministic_per_seed():
-    settings, _ = compute.read_settings(8, "relu", True, 7)
+    settings, _ = compute.read_networks(8, "relu", True, 7)
     assert np.array_equal(compute._gradients(settings).plain, compute._gradients(settings).plain)
     first, again = compute._train_both(settings, 2, None), compute._train_both(settings, 2, None)
     assert first.history == again.history
-    other, _ = compute.read_settings(8, "relu", True, 8)
+    other, _ = compute.read_networks(8, "relu", True, 8)
     assert compute._train_both(other, 2, None).history != first.history
     assert not np.array_equal(compute._gradients(other).plain, compute._gradients(settings).plain)
 
@@ -96,7 +96,7 @@ def test_everything_is_deterministic_per_seed():
     (12.6, "swish", float("nan"), (13, "sigmoid", 0), ["values.rounded", "values.not_number", "values.not_allowed"]),
 ])
 def test_bad_input_is_clamped_or_replaced_with_notes(depth, activation, seed, used, note_keys):
-    settings, notes = compute.read_settings(depth, activation, False, seed)
+    settings, notes = compute.read_networks(depth, activation, False, seed)
     assert (settings.depth, settings.activation, settings.seed) == used
     assert [n.key for n in notes] == note_keys
     grads = compute.gradient_norms(depth, activation, False, seed)
@@ -109,15 +109,16 @@ def test_the_time_budget_stops_both_networks_after_the_same_epoch_and_is_not_kep
     result = compute.train_both(20, "tanh", False, 3, 30, budget_s=0.0)
     assert result.epochs_run == 1 and not result.complete
     assert len(result.history["plain"]) == len(result.history["residual"]) == 1
-    assert [n.key for n in result.notes] == ["nn_types.out_of_time"]
+    assert [n.key for n in result.notes] == ["digits.out_of_time"]
     assert (result.settings, 30) not in compute.RUNS
     assert result.notes[0].say("ko") in view.training_markdown(result, "ko")
 
 
 def test_bad_epochs_are_clamped_with_a_note():
     notes = []
-    assert compute.read_epochs(0, notes) == 1 and compute.read_epochs("x", notes) == 10
-    assert compute.read_epochs(1e9, notes) == 30
+    epochs = compute.SETTINGS["epochs"]
+    assert epochs.take(0, notes) == 1 and epochs.take("x", notes) == 10
+    assert epochs.take(1e9, notes) == 30
     assert [n.key for n in notes] == ["values.clamped", "values.not_number", "values.clamped"]
 
 

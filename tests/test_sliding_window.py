@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 
 import numpy as np
 import pytest
@@ -255,6 +256,48 @@ def test_main_event_is_public_as_conv_steps():
         tab.build(Page(Settings(), demo))
     names = [fn.api_name for fn in demo.fns.values() if getattr(fn, "api_name", None)]
     assert "conv_steps" in names
+
+
+def test_the_controls_are_made_from_the_declared_settings():
+    import gradio as gr
+
+    from core.page import Page
+    from core.settings import Settings
+
+    with gr.Blocks() as demo:
+        tab.build(Page(Settings(), demo))
+    by_id = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+    for name, elem_id in tab.SLIDERS.items():
+        setting, slider = sw.SETTINGS[name], by_id[elem_id]
+        assert (slider.minimum, slider.maximum, slider.step, slider.value) == (setting.low, setting.high, 1,
+                                                                               setting.default)
+    assert (by_id["sw-k"].minimum, by_id["sw-k"].maximum, by_id["sw-stride"].maximum) == (1, 7, 4)  # the page's ranges
+    assert by_id["sw-seed"].precision == 0 and by_id["sw-seed"].value == 0
+    for name, elem_id in (("operation", "sw-operation"), ("source", "sw-source"), ("kernel_name", "sw-kernel")):
+        control = by_id[elem_id]
+        assert [value for _, value in control.choices] == list(sw.SETTINGS[name].choices)
+        assert control.value == sw.SETTINGS[name].default
+
+
+def test_the_settings_a_teacher_sends_the_class_are_read_as_a_students_are():
+    class_settings = {setting.name for setting in sw.SETTINGS.for_class()}
+    assert {"kernel_size", "stride", "padding", "dilation", "operation"} <= class_settings
+    assert "photo_upload" not in sw.SETTINGS  # a student's own photo is never sent to the class
+    notes = []
+    sent = sw.SETTINGS.take_all({"kernel_size": 5, "stride": 2, "operation": "max", "padding": 9}, notes)
+    assert sent == {"kernel_size": 5, "stride": 2, "operation": "max", "padding": 3}
+    assert [note.say("en") for note in notes] == ["Padding must be from 0 to 3; using 3."]
+    result = sw.run(height=9, width=9, **{**sent, "padding": 2})
+    assert (result.setting.kernel_size, result.setting.stride, result.steps.operation) == (5, 2, "max")
+    assert result.steps.output.shape == (sw.output_size(9, 5, 2, 2, 1),) * 2
+
+
+def test_the_step_buttons_and_the_frames_use_plotlys_public_api_only():
+    for script in (tab.STEP_JS, tab.FRAMES_JS):
+        # no private Plotly state (gd._fullLayout, gd._transitionData); our own marks are gd.__sw...
+        assert not re.search(r"\._[A-Za-z]", script), script
+    assert "gd.layout.sliders[0].active" in tab.STEP_JS and "Plotly.animate" in tab.STEP_JS
+    assert "frames: meta.sw_frames" in tab.FRAMES_JS  # Plotly.react with a whole figure replaces the frames
 
 
 def test_ui_events_keep_the_last_animation_and_explain_an_impossible_setting(monkeypatch):

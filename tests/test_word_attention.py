@@ -293,9 +293,16 @@ def test_head_view_draws_a_line_for_every_weight_worth_seeing():
     assert [list(t.text) for t in labels] == [run.attention.tokens] * 2
 
 
+def test_the_link_names_the_vit_tab_by_its_own_title():
+    """The lesson names the ViT tab in its own words (tabs never import each other): they must stay its title."""
+    from tabs.vit_attention.text import TEXT as VIT_TEXT
+
+    assert TEXT.both("vit_title") == VIT_TEXT.both("title")
+
+
 def test_encoder_outputs_in_both_languages_link_to_the_vit_tab():
     run = compute.run_encoder(KOREAN, layer=2, head=0)
-    for lang, vit in (("ko", "ViT 어텐션"), ("en", "ViT attention")):
+    for lang, vit in (("ko", "6. ViT 어텐션"), ("en", "6. ViT attention")):
         head_view, matrix, grid, markdown = view.encoder_outputs(run, lang)
         assert vit in markdown
         assert TEXT.say(lang, "encoder_random") in markdown  # the test zoo says its weights are random

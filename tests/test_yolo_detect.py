@@ -6,6 +6,7 @@ import base64
 import io
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import torch
 import torchvision
 from PIL import Image
 
-from core import classnames, events, models, text
+from core import classnames, events, models, outputs, text
 from core.zoo import yolo as zoo
 from tabs.yolo_detect import compute, tab, view
 from tabs.yolo_detect.text import TEXT
@@ -413,6 +414,14 @@ def test_webcam_frames_from_the_page_are_bytes_of_a_picture():
 # ------------------------------------------------------------------ video
 
 
+@pytest.fixture
+def output_dir(tmp_path, monkeypatch) -> Path:
+    """The app's output folder, one per test: the video answers are written there."""
+    folder = tmp_path / "outputs"
+    monkeypatch.setattr(outputs, "OUTPUT_DIR", folder)
+    return folder
+
+
 def write_video(path: Path, frames: int, fps: float, size=(320, 240), fourcc="mp4v") -> Path:
     cat = cv2.resize(cv2.imread(str(CAT)), size)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
@@ -446,7 +455,7 @@ def frames_in(path: str) -> int:
     return count
 
 
-def test_video_path_writes_a_playable_webm(tmp_path):
+def test_video_path_writes_a_playable_webm(tmp_path, output_dir):
     src = write_video(tmp_path / "clip.mp4", frames=6, fps=5)
     out, table, info = video(str(src))
     assert out.endswith(".webm") and os.path.getsize(out) > 1000
@@ -462,7 +471,7 @@ def test_video_path_writes_a_playable_webm(tmp_path):
     assert frames_said(info) == 6  # the info line counts the frames it processed
 
 
-def test_video_counts_the_objects_bytetrack_numbered(tmp_path, detector):
+def test_video_counts_the_objects_bytetrack_numbered(tmp_path, output_dir, detector):
     """'tracked objects' per class = the distinct ByteTrack numbers a new tracker gives over the same frames."""
     src = write_video(tmp_path / "clip.mp4", frames=5, fps=5)
     _, table, _ = video(str(src), lang="en")
@@ -482,7 +491,7 @@ def test_video_counts_the_objects_bytetrack_numbered(tmp_path, detector):
     assert {row[0]: row[2] for row in table["data"] if row[2]} == expected
 
 
-def test_video_frames_above_15_fps_are_skipped(tmp_path):
+def test_video_frames_above_15_fps_are_skipped(tmp_path, output_dir):
     src = write_video(tmp_path / "fast.mp4", frames=12, fps=30)
     out, _, info = video({"video": {"path": str(src)}}, classes=[])
     cap = cv2.VideoCapture(out)
@@ -493,7 +502,7 @@ def test_video_frames_above_15_fps_are_skipped(tmp_path):
     assert "2장마다 1장" in info
 
 
-def test_bad_videos(tmp_path):
+def test_bad_videos(tmp_path, output_dir):
     def problem(source) -> str:
         with pytest.raises(text.Problem) as info:
             video(source, lang="en")
@@ -511,6 +520,27 @@ def test_bad_videos(tmp_path):
     assert problem(str(empty)) == "yolo_detect.video_empty"
     long = write_video(tmp_path / "long.mp4", frames=32, fps=1, size=(64, 48))  # 32 s
     assert problem(str(long)) == "yolo_detect.video_too_long"
+    assert not output_dir.exists() or not any(output_dir.iterdir())  # no answer, no file
+
+
+def test_a_video_job_leaves_no_temporary_folder_behind(tmp_path, output_dir):
+    """The annotated video is written straight into the app's output folder (Gradio serves it from there without
+    a copy, and the folder is swept): nothing is left in the temporary folder, each job has its own file, and a
+    job that fails leaves no file."""
+    temp = Path(tempfile.gettempdir())
+    before = {p.name for p in temp.iterdir()}
+    src = write_video(tmp_path / "clip.mp4", frames=4, fps=5)
+    first, _, _ = video(str(src))
+    second, _, _ = video(str(src), lang="en")
+    assert first != second and {Path(first).parent, Path(second).parent} == {output_dir}
+    assert Path(first).name.startswith("clip_yolo_") and frames_in(first) == frames_in(second) == 4
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(text.Problem):
+        video(str(fake))
+    assert sorted(output_dir.iterdir()) == sorted([Path(first), Path(second)])
+    left = sorted(name for name in {p.name for p in temp.iterdir()} - before if name.startswith("yolo_video_"))
+    assert not left, f"video jobs left temporary folders behind: {left}"
 
 
 # ------------------------------------------------------------------ the tab: its events and its opening
@@ -520,6 +550,27 @@ def build_tab():
     from tests.conftest import build_lesson_tab
 
     return build_lesson_tab(tab)
+
+
+def test_the_controls_are_made_from_the_declared_settings():
+    """compute.SETTINGS declares each setting once: the tab's controls carry its range, step, choices and default,
+    and the teacher may send every one of them to the class (a photo or a video is not a setting)."""
+    demo, _, _ = build_tab()
+    props = [c["props"] for c in demo.config["components"]]
+
+    def control(key: str) -> dict:
+        return next(p for p in props if f'"key": "yolo_detect.{key}"' in str(p.get("label")))
+
+    settings = compute.SETTINGS
+    for name in ("conf", "iou"):
+        assert (control(name)["minimum"], control(name)["maximum"], control(name)["step"], control(name)["value"]) \
+            == (settings[name].low, settings[name].high, settings[name].step, settings[name].default)
+    assert control("model")["value"] == settings["model"].default == zoo.DEFAULT_YOLO
+    assert [value for _, value in control("model")["choices"]] == list(settings["model"].choices)
+    assert [value for _, value in control("grid")["choices"]] == list(settings["grid"].choices)
+    assert control("imgsz")["value"] == settings["imgsz"].default
+    assert control("track")["value"] is settings["track"].default
+    assert [s.name for s in settings.for_class()] == ["model", "conf", "iou", "imgsz", "grid", "track"]
 
 
 def test_the_tab_registers_its_events_with_their_kinds_and_warms_every_example():

@@ -209,9 +209,10 @@ def build_vit(name: str = "vit", *, image_size=224, patch_size=16, hidden_size=4
         num_hidden_layers=num_hidden_layers, num_attention_heads=num_attention_heads,
         intermediate_size=intermediate_size or 4 * hidden_size, num_labels=len(labels),
         id2label=dict(enumerate(labels)), label2id={c: i for i, c in enumerate(labels)},
+        attn_implementation=attn_implementation,
     )
     torch.manual_seed(seed)
-    model = ViTForImageClassification._from_config(config, attn_implementation=attn_implementation)
+    model = ViTForImageClassification(config)
     size = _pair(image_size)
     # Squash to the input size with ImageNet statistics, as google/vit-* preprocess (mean/std aside).
     return ViT(name, _finish(model, device, dtype), labels, size, _pair(patch_size), size, None,

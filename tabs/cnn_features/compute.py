@@ -12,12 +12,8 @@ The lesson, in order:
   6. beside it: every layer's output size and parameters (the model's complexity), and the classic CNNs
      (AlexNet, VGG16, ResNet, GoogLeNet, EfficientNet, MobileNet) measured on this machine.
 
-Grad-CAM is written here with PyTorch hooks rather than a package (pytorch-grad-cam): it runs in the same
-forward pass that captures the feature maps and the top-5, and works on every network of the lesson
-(torchvision and timm) through the same stage names the layer picker shows.
-
-Many students, one model: distinct photos that arrive together run as one batch (`core.batching`), one
-forward and one backward for all of them (step 5 explains why the gradients stay each photo's own).
+Steps 1, 2, 4 and 5 (the model, its layers, one batched forward and backward with hooks) are shared with the
+ViT lesson, which shows the same Grad-CAM beside its attention: `core.cnn_analysis`.
 
 No Gradio, no language: notes are `Message`s, bad input raises `TEXT.problem(...)`.
 """
@@ -25,175 +21,31 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import threading
 import time
 
 import numpy as np
 import torch
 
-from core import batching, charts, draw, memory, models, values
+from core import memory, models, values
+# Also read by this lesson's tab and view (the model's names, its facts and its layers' shapes).
+from core.cnn_analysis import (N_CLASSES, Analysis, ModelFacts, analyse_photo, check_class, display_name, facts,
+                               load, model_names, no_layer, shape_text, starting_model)
 from core.images import load_image
 from core.text import Message
 from core.zoo import cnn as zoo
-from core.zoo.cnn import CNN
 from tabs.cnn_features.text import TEXT
 
-N_CHOICES = (8, 16, 32, 64)  # feature maps to show
-N_DEFAULT = 16
+N_CHOICES = (8, 16, 32, 64)  # feature maps to show (the picker's choices; the API may ask for any number up to 64)
 SCALES = ("each", "shared")  # each map on its own colour range, or all maps on one
 RANKS = (1, 2, 3, 4, 5)  # the class picker's "k-th guess" entries, sent as -1..-5
-N_CLASSES = 1000
 
-DISPLAY_NAMES = {"resnet18": "ResNet18", "resnet50": "ResNet50", "alexnet": "AlexNet", "vgg16": "VGG16",
-                 "googlenet": "GoogLeNet", "efficientnet_b0": "EfficientNet-B0",
-                 "mobilenet_v3_large": "MobileNetV3-L", "efficientnet_lite0": "EfficientNet-Lite0"}
-
-
-def display_name(name: str) -> str:
-    return DISPLAY_NAMES.get(name, name)
-
-
-# ---------------------------------------------------------------- the model
-
-
-def model_names() -> list[str]:
-    return zoo.cnn_names()
-
-
-def starting_model() -> str:
-    """ResNet18 when its weights are here (or in the test zoo), otherwise the offline EfficientNet-Lite0."""
-    return zoo.DEFAULT_CNN if models.source(zoo.DEFAULT_CNN) != "download" else zoo.OFFLINE_CNN
-
-
-def load(name: str | None) -> tuple[CNN, Message | None]:
-    """The CNN `name` through the shared loader; when its weights are missing, the offline EfficientNet-Lite0
-    (its real ImageNet weights come with a pip package) and a note saying so."""
-    name = name or starting_model()
-    if name not in model_names():
-        raise TEXT.problem("unknown_cnn", name=repr(name))
-    try:
-        return models.get(name), None
-    except models.ModelUnavailable:
-        if name == zoo.OFFLINE_CNN:
-            raise
-        return models.get(zoo.OFFLINE_CNN), TEXT.msg("fallback", name=name)
-
-
-# ---------------------------------------------------------------- its layers (found once per model)
-
-
-def first_tensor(output):
-    """A module's output as one tensor (some return tuples), or None."""
-    if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
-        return output[0]
-    return None
-
-
-def table_modules(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
-    """The layers of the layer table: leaf modules, and containers holding parameters of their own
-    (timm's BatchNormAct2d is a batch norm with its activation inside), in definition order."""
-    return [(name, module) for name, module in model.named_modules()
-            if name and not isinstance(module, torch.nn.Identity)  # placeholders that compute nothing
-            and (not list(module.children()) or any(True for _ in module.parameters(recurse=False)))]
-
-
-def kernel_stride(module: torch.nn.Module) -> str:
-    """'3x3 / 1x1' for convolutions and pools, '' for the rest."""
-    kernel = getattr(module, "kernel_size", None)
-    if kernel is None:
-        return ""
-    stride = getattr(module, "stride", None)
-
-    def pair(v):
-        v = tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-        return f"{v[0]}x{v[1]}"
-
-    return f"{pair(kernel)} / {pair(stride if stride is not None else 1)}"
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    """(C, H, W) -> 'HxWxC' as the notes write it; (C,) -> 'C'."""
-    if len(shape) == 3:
-        c, h, w = shape
-        return f"{h}x{w}x{c}"
-    return "x".join(str(s) for s in shape)
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelFacts:
-    """What the lesson needs to know about a network, found once per model with one forward on zeros."""
-
-    stages: tuple[str, ...]  # pickable stages, forward order (conv1, layer1, ..., avgpool, fc)
-    shapes: dict  # module name -> output shape without the batch, e.g. (64, 56, 56)
-    default_layer: str  # a middle stage whose maps still show shapes
-    cam_layer: str  # the last stage with a spatial map: where Grad-CAM looks
-    table: tuple  # (name, type, kernel / stride, output 'HxWxC', parameters) per layer, forward order
-    total_params: int
-
-
-def _output_shapes(cnn: CNN) -> dict[str, tuple[int, ...]]:
-    """Output shape (without batch) of every stage and every table layer, from one forward on zeros."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    owner = threading.get_ident()  # other requests' forward passes through the same model are not ours
-    handles = []
-    for name, module in list(zoo.stages(cnn.model)) + table_modules(cnn.model):
-        def hook(_module, _inputs, output, name=name):
-            tensor = first_tensor(output)
-            if tensor is not None and threading.get_ident() == owner:
-                shapes[name] = tuple(tensor.shape[1:])
-        handles.append(module.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            cnn.model(torch.zeros(1, 3, cnn.crop, cnn.crop, device=cnn.device, dtype=cnn.dtype))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return shapes
-
-
-def _find_facts(cnn: CNN) -> ModelFacts:
-    shapes = _output_shapes(cnn)
-    stages = [(name, module) for name, module in zoo.stages(cnn.model) if name in shapes]
-    spatial = [(name, module) for name, module in stages if len(shapes[name]) == 3]
-    # Default: the first stage at 1/8 of the input or smaller (28x28 at 224): edges are gone, parts show.
-    default = next((name for name, _ in spatial if shapes[name][1] <= cnn.crop // 8), stages[0][0])
-    # Grad-CAM: the last stage with a real map (ResNet's layer4, 7x7); global pools (1x1) do not count.
-    cam = [name for name, module in spatial if shapes[name][1] > 1 and "pool" not in name
-           and not isinstance(module, (torch.nn.AdaptiveAvgPool2d, torch.nn.AdaptiveMaxPool2d))]
-    if not cam:
-        raise RuntimeError(f"{cnn.name}: no stage with a spatial output")
-    table = []
-    for name, module in table_modules(cnn.model):
-        params = sum(p.numel() for p in module.parameters(recurse=False))
-        shape = shapes.get(name)
-        if shape is None and params == 0:
-            continue  # a layer the forward pass does not use
-        table.append((name, type(module).__name__, kernel_stride(module), shape_text(shape) if shape else "", params))
-    return ModelFacts(tuple(name for name, _ in stages), shapes, default, cam[-1], tuple(table),
-                      sum(p.numel() for p in cnn.model.parameters()))
-
-
-FACTS = memory.Store("cnn_features.model_facts", size=memory.nbytes, max_entries=64)
-
-
-def facts(cnn: CNN) -> ModelFacts:
-    """The model's `ModelFacts`, found once per architecture (test zoo and real weights share a shape)."""
-    return FACTS.get_or_compute((cnn.name, cnn.source, cnn.crop), lambda: _find_facts(cnn))
-
-
-def resolve_layer(cnn: CNN, layer: str) -> torch.nn.Module:
-    """A stage name (or any dotted module name) -> the module; a Problem when the model has none."""
-    for name, module in zoo.stages(cnn.model):
-        if name == layer:
-            return module
-    try:
-        if layer:
-            return cnn.model.get_submodule(layer)
-    except AttributeError:
-        pass
-    raise TEXT.problem("no_layer", model=display_name(cnn.name), layer=layer)
+# The numbers and choices a student sets in this tab, declared once. The model, its layer and Grad-CAM's class
+# depend on the model loaded: they are checked when a request arrives.
+SETTINGS = values.settings(
+    values.Setting("n_maps", TEXT.msg("n_maps_label"), default=16, low=1, high=max(N_CHOICES), integer=True),
+    values.Setting("scale", TEXT.msg("scale_label"), default=SCALES[0], choices=SCALES),
+)
+N_DEFAULT = SETTINGS["n_maps"].default
 
 
 # ---------------------------------------------------------------- reading the controls
@@ -212,19 +64,6 @@ def read_class(cam_class) -> tuple[int | None, int]:
     return check_class(cam_class), 1
 
 
-def check_class(class_index) -> int | None:
-    """A class index 0..999 as an int (None stays None); a Problem for anything else."""
-    if class_index is None:
-        return None
-    try:
-        value = float(class_index)
-    except (TypeError, ValueError, OverflowError):
-        value = float("nan")
-    if not math.isfinite(value) or value != int(value) or not 0 <= int(value) < N_CLASSES:
-        raise TEXT.problem("bad_class", last=N_CLASSES - 1, got=class_index)
-    return int(value)
-
-
 @dataclasses.dataclass
 class Controls:
     layer: str  # the stage whose maps are shown
@@ -235,7 +74,7 @@ class Controls:
     notes: list[Message]
 
 
-def read_controls(cnn: CNN, fallback_used: bool, layer, n_maps, scale, cam_class) -> Controls:
+def read_controls(cnn: zoo.CNN, fallback_used: bool, layer, n_maps, scale, cam_class) -> Controls:
     """The controls as the lesson uses them: numbers clamped (with a note), names checked."""
     notes: list[Message] = []
     model_facts = facts(cnn)
@@ -243,158 +82,14 @@ def read_controls(cnn: CNN, fallback_used: bool, layer, n_maps, scale, cam_class
         layer = model_facts.default_layer
     elif layer not in model_facts.stages:
         if not fallback_used:
-            raise TEXT.problem("no_layer", model=display_name(cnn.name), layer=layer)
+            raise no_layer(cnn, layer)
         # The requested model is missing and the fallback names its layers differently: show its suggested one.
         notes.append(TEXT.msg("other_layer", model=display_name(cnn.name), asked=layer, layer=model_facts.default_layer))
         layer = model_facts.default_layer
-    n, note = values.clamp(n_maps, 1, max(N_CHOICES), N_DEFAULT, TEXT.msg("n_maps_label"), integer=True)
-    notes += [note] if note else []
-    scale, note = values.choice(scale, SCALES, SCALES[0], TEXT.msg("scale_label"))
-    notes += [note] if note else []
+    n = SETTINGS["n_maps"].take(n_maps, notes)
+    scale = SETTINGS["scale"].take(scale, notes)
     class_index, rank = read_class(cam_class)
     return Controls(layer, n, scale == "shared", class_index, rank, notes)
-
-
-# ---------------------------------------------------------------- one forward (+ backward) for a batch of photos
-
-
-@dataclasses.dataclass
-class Request:
-    """One photo's wish: everything but the photo is shared by its batch (the batcher's key)."""
-
-    cnn: CNN
-    crop: np.ndarray  # HxWx3 uint8: the centre crop the network sees
-    tensor: torch.Tensor  # 1x3xHxW, the crop normalised, on the model's device
-    capture: str | None  # the layer whose maps to keep
-    cam_at: str | None  # the layer of Grad-CAM
-    class_index: int | None
-    rank: int
-
-
-@dataclasses.dataclass
-class Analysis:
-    crop: np.ndarray  # HxWx3 uint8: what the network saw
-    probs: np.ndarray  # (1000,) softmax
-    activation: np.ndarray | None  # (C, H, W) float32 of the captured layer
-    cam: np.ndarray | None  # (crop, crop) float32 in 0..1
-    class_index: int  # the class Grad-CAM explains
-
-
-def _hooks(cnn: CNN, capture: str | None, cam_at: str | None, saved: dict) -> list:
-    """Forward hooks that keep the captured layer's output and start Grad-CAM's graph at `cam_at`.
-
-    The model is shared by every request and hooks fire for any thread's forward pass, so each hook acts
-    only for the thread that registered it (PyTorch calls module hooks in the caller's thread).
-    """
-    owner = threading.get_ident()
-    handles = []
-    if capture is not None:
-        def keep(_module, _inputs, output):
-            tensor = first_tensor(output)
-            if threading.get_ident() == owner and tensor is not None:
-                saved["capture"] = tensor.detach().float().clone()
-        handles.append(resolve_layer(cnn, capture).register_forward_hook(keep))
-    if cam_at is not None:
-        def start_graph(_module, _inputs, output):
-            tensor = first_tensor(output)
-            if threading.get_ident() != owner or tensor is None or tensor.dim() != 4:
-                return None
-            # The graph starts here: parameters are frozen and the input needs no gradient, so the backward
-            # pass runs only from the class scores down to this layer (cheap for late layers).
-            leaf = tensor.detach().requires_grad_(True)
-            saved["cam_maps"] = leaf
-            # Downstream gets a copy, so an in-place ReLU after this layer cannot overwrite the maps we keep.
-            copy = leaf.clone()
-            if isinstance(output, torch.Tensor):
-                return copy
-            return type(output)([copy, *output[1:]]) if isinstance(output, (tuple, list)) else output
-        handles.append(resolve_layer(cnn, cam_at).register_forward_hook(start_graph))
-    return handles
-
-
-def analyse_batch(requests: list[Request]) -> list[Analysis]:
-    """One forward (and, for Grad-CAM, one backward) for photos that share a model and layers."""
-    first = requests[0]
-    cnn, capture, cam_at = first.cnn, first.capture, first.cam_at
-    saved: dict[str, torch.Tensor] = {}
-    handles = _hooks(cnn, capture, cam_at, saved)
-    try:
-        with torch.enable_grad() if cam_at is not None else torch.no_grad():
-            logits = first_tensor(cnn.model(torch.cat([r.tensor for r in requests])))
-            probs = torch.softmax(logits.detach().float(), dim=1).cpu().numpy()
-            # The class each photo's Grad-CAM explains: a chosen class, or the network's rank-th guess
-            # (ranked as the top-5 chart ranks them).
-            chosen = [r.class_index if r.class_index is not None else charts.top_k(p, r.rank)[r.rank - 1][0]
-                      for r, p in zip(requests, probs)]
-            cams = None
-            if cam_at is not None:
-                if "cam_maps" not in saved:
-                    raise TEXT.problem("no_maps_for_cam", layer=cam_at)
-                maps = saved["cam_maps"]
-                # In eval mode no layer mixes the photos of a batch (batch norm uses its running statistics),
-                # so photo b's score depends on photo b's maps alone: the gradient of the SUM of every photo's
-                # chosen score, with respect to the batch's maps, is at row b exactly the gradient of photo b's
-                # own score. One backward serves the whole batch.
-                scores = logits[torch.arange(len(requests), device=logits.device), chosen]
-                (grads,) = torch.autograd.grad(scores.sum(), maps)
-                weights = grads.detach().float().mean(dim=(2, 3))  # (B, C): one weight per map
-                cam_small = torch.relu((weights[:, :, None, None] * maps.detach().float()).sum(dim=1))
-                cams = torch.nn.functional.interpolate(cam_small[:, None], size=(cnn.crop, cnn.crop),
-                                                       mode="bilinear", align_corners=False)[:, 0].cpu().numpy()
-    finally:
-        for handle in handles:
-            handle.remove()
-
-    captured = saved["capture"].cpu() if "capture" in saved else None
-    results = []
-    for b, request in enumerate(requests):
-        activation = None
-        if captured is not None:
-            act = captured[b]
-            if act.dim() == 1:  # a vector (fc, flatten): each channel is one number, shown as a 1x1 map
-                act = act[:, None, None]
-            elif act.dim() == 2:
-                act = act[None]
-            activation = act.numpy().astype(np.float32)
-        cam = draw.normalize01(cams[b]) if cams is not None else None
-        results.append(Analysis(request.crop, probs[b], activation, cam, int(chosen[b])))
-    return results
-
-
-# Requests of the same model and layers that arrive together (or while a batch of theirs is running)
-# share one forward and backward, and run one batch at a time instead of 30 forwards fighting over the
-# cores. Measured on the shared 2-core machine (bench/bench_cnn_features.py, 30 different photos at once,
-# ResNet18): 1.45x less CPU time per photo than one forward per request (1.08x with the 2 requests the
-# app's `model` queue lets in at a time); batches of 2-4 used as little CPU as 8, or less (larger
-# activations leave the caches). Wall time there was ruled by the other processes on the machine.
-MAX_BATCH = 4
-WINDOW_S = 0.004
-BATCHER = batching.MicroBatcher(lambda _key, requests: analyse_batch(requests), max_batch=MAX_BATCH,
-                                window_s=WINDOW_S, name="cnn_features")
-
-
-def analyse(cnn: CNN, image, capture: str | None = None, cam_at: str | None = None,
-            class_index: int | None = None, rank: int = 1, batcher: batching.MicroBatcher | None = None) -> Analysis:
-    """Centre-crop the photo and run the network; keep `capture`'s maps and Grad-CAM at `cam_at` for
-    `class_index`, or when None for the network's `rank`-th guess (1 = top-1)."""
-    class_index = check_class(class_index)
-    if not 1 <= rank <= N_CLASSES:
-        raise TEXT.problem("bad_rank", last=N_CLASSES, got=rank)
-    for layer in (capture, cam_at):
-        if layer is not None:
-            resolve_layer(cnn, layer)  # a wrong name fails this request alone, before it joins a batch
-    crop = cnn.crop_image(load_image(image))
-    request = Request(cnn, np.asarray(crop, dtype=np.uint8), cnn.to_tensor(crop), capture, cam_at, class_index, rank)
-    return (batcher or BATCHER).submit((id(cnn), capture, cam_at), request)
-
-
-def grad_cam(cnn: CNN, image, class_index: int | None = None, layer: str | None = None) -> tuple[np.ndarray, int, np.ndarray]:
-    """Grad-CAM of `class_index` (top-1 when None) at `layer` (the last spatial stage when None).
-
-    Returns (heat map HxW float32 in 0..1 at the crop size, class index used, centre crop HxWx3 uint8).
-    """
-    result = analyse(cnn, image, cam_at=layer or facts(cnn).cam_layer, class_index=class_index)
-    return result.cam, result.class_index, result.crop
 
 
 # ---------------------------------------------------------------- which maps to show
@@ -431,8 +126,8 @@ def run(image, model_name, layer, n_maps, scale, cam_class) -> Lesson:
     cnn, fallback = load(model_name)
     controls = read_controls(cnn, fallback is not None, layer, n_maps, scale, cam_class)
     cam_layer = facts(cnn).cam_layer
-    analysis = analyse(cnn, photo, capture=controls.layer, cam_at=cam_layer,
-                       class_index=controls.class_index, rank=controls.rank)
+    analysis = analyse_photo(cnn, photo, capture=controls.layer, cam_at=cam_layer,
+                             class_index=controls.class_index, rank=controls.rank)
     channels = most_active(analysis.activation, min(controls.n_maps, analysis.activation.shape[0]))
     notes = ([fallback] if fallback else []) + controls.notes
     return Lesson(cnn.name, facts(cnn), cnn.real_weights, cnn.source, notes, controls.layer, cam_layer, analysis, channels,

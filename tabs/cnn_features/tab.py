@@ -53,7 +53,7 @@ def zoom_from_state(state, channel):
     """The channel typed in, enlarged (from the maps of the last analysis)."""
     if not state:
         raise TEXT.problem("analyse_first")
-    return view.zoom_view(state["crop"], state["activation"], channel)
+    return view.zoom_view(state["crop"], state["activation"], compute.check_channel(state["activation"], channel))
 
 
 def on_grid_click(state, evt: gr.SelectData):
@@ -81,42 +81,51 @@ def model_choices() -> list:
             for name in compute.model_names()]
 
 
-def build(page) -> None:
+def _inputs_section(start: str) -> dict:
+    """The left column: the photo, its examples, the model and the controls."""
     ui = TEXT.ui
-    start = compute.starting_model()
+    image = components.Image(value=str(EXAMPLES[0]), label=ui("image"), height=300,
+                             sources=["upload", "webcam", "clipboard"], elem_id="cnn_features-image")
+    gr.Examples([[str(p)] for p in EXAMPLES], inputs=[image], label=ui("examples"))
+    model = components.Dropdown(model_choices(), value=start, label=ui("model"), elem_id="cnn_features-model")
+    # "" = the model's suggested layer (also what API callers may send); the page fills in the stages.
+    layer = components.Dropdown([(ui("layer_auto"), "")], value="", label=ui("layer"), elem_id="cnn_features-layer")
+    # The radio offers a few counts; its limits (what an API caller may send) come from the declaration.
+    n_maps = components.Radio(list(compute.N_CHOICES), value=compute.SETTINGS["n_maps"].default, label=ui("n_maps"))
+    scale = components.control(compute.SETTINGS["scale"], choices=[(ui("scale_each"), "each"),
+                                                                   (ui("scale_shared"), "shared")], label=ui("scale"))
+    # The guesses first; the 1000 class names in the page's language arrive when the page opens.
+    # Custom values let API callers pass any class index; compute.read_class checks it.
+    cam_class = components.Dropdown([(ui(f"rank_{rank}"), -rank) for rank in compute.RANKS], value=-1,
+                                    label=ui("cam_class"), filterable=True, allow_custom_value=True,
+                                    elem_id="cnn_features-cam-class")
+    run = gr.Button(ui("run"), variant="primary", elem_id="cnn_features-run")
+    return dict(image=image, model=model, layer=layer, n_maps=n_maps, scale=scale, cam_class=cam_class, run=run)
+
+
+def _results_section() -> dict:
+    """The right column: the info line, the top-5 beside Grad-CAM, the grid of maps and one map enlarged."""
+    ui = TEXT.ui
+    info = gr.Markdown(elem_id="cnn_features-info")
     with gr.Row():
-        with gr.Column(scale=1, min_width=320):
-            image = components.Image(value=str(EXAMPLES[0]), label=ui("image"), height=300,
-                                     sources=["upload", "webcam", "clipboard"], elem_id="cnn_features-image")
-            gr.Examples([[str(p)] for p in EXAMPLES], inputs=[image], label=ui("examples"))
-            model = components.Dropdown(model_choices(), value=start, label=ui("model"), elem_id="cnn_features-model")
-            # "" = the model's suggested layer (also what API callers may send); the page fills in the stages.
-            layer = components.Dropdown([(ui("layer_auto"), "")], value="", label=ui("layer"),
-                                        elem_id="cnn_features-layer")
-            n_maps = components.Radio(list(compute.N_CHOICES), value=compute.N_DEFAULT, label=ui("n_maps"))
-            scale = components.Radio([(ui("scale_each"), "each"), (ui("scale_shared"), "shared")], value="each",
-                                     label=ui("scale"))
-            # The guesses first; the 1000 class names in the page's language arrive when the page opens.
-            # Custom values let API callers pass any class index; compute.read_class checks it.
-            cam_class = components.Dropdown([(ui(f"rank_{rank}"), -rank) for rank in compute.RANKS], value=-1,
-                                            label=ui("cam_class"), filterable=True, allow_custom_value=True,
-                                            elem_id="cnn_features-cam-class")
-            run = gr.Button(ui("run"), variant="primary", elem_id="cnn_features-run")
+        top5 = gr.Plot(label=ui("top5"), elem_id="cnn_features-top5", scale=3)
         with gr.Column(scale=2):
-            info = gr.Markdown(elem_id="cnn_features-info")
-            with gr.Row():
-                top5 = gr.Plot(label=ui("top5"), elem_id="cnn_features-top5", scale=3)
-                with gr.Column(scale=2):
-                    # Headings above the pictures: a floating label would hide the map titles drawn on them.
-                    gr.Markdown(ui("cam"))
-                    cam = components.image_output(show_label=False, height=300, elem_id="cnn_features-cam")
-            gr.Markdown(ui("grid"))
-            grid = components.image_output(show_label=False, elem_id="cnn_features-grid")
-            gr.Markdown(ui("zoom"))
-            with gr.Row():
-                zoom = components.image_output(show_label=False, height=300, elem_id="cnn_features-zoom")
-                channel = components.Number(label=ui("zoom_channel"), precision=0, minimum=0, scale=0, min_width=160,
-                                            elem_id="cnn_features-channel")
+            # Headings above the pictures: a floating label would hide the map titles drawn on them.
+            gr.Markdown(ui("cam"))
+            cam = components.image_output(show_label=False, height=300, elem_id="cnn_features-cam")
+    gr.Markdown(ui("grid"))
+    grid = components.image_output(show_label=False, elem_id="cnn_features-grid")
+    gr.Markdown(ui("zoom"))
+    with gr.Row():
+        zoom = components.image_output(show_label=False, height=300, elem_id="cnn_features-zoom")
+        channel = components.Number(label=ui("zoom_channel"), precision=0, minimum=0, scale=0, min_width=160,
+                                    elem_id="cnn_features-channel")
+    return dict(info=info, top5=top5, cam=cam, grid=grid, zoom=zoom, channel=channel)
+
+
+def _below_section() -> dict:
+    """Below both columns: the layer table and the comparison of the classic CNNs, folded."""
+    ui = TEXT.ui
     with gr.Accordion(ui("layers_tab"), open=False):
         table = gr.Dataframe(interactive=False, elem_id="cnn_features-table", max_height=500)
     with gr.Accordion(ui("compare_tab"), open=False, elem_id="cnn_features-compare"):
@@ -124,23 +133,37 @@ def build(page) -> None:
         with gr.Row():
             measure = gr.Button(ui("compare_run"), elem_id="cnn_features-compare-run")
             again = gr.Checkbox(False, label=ui("compare_again"))
-        compare_status = gr.Markdown(elem_id="cnn_features-compare-status")
-        compare_plot = gr.Plot(label=ui("compare_tab"), elem_id="cnn_features-compare-plot")
-        compare_rows = gr.Dataframe(interactive=False)
+        status = gr.Markdown(elem_id="cnn_features-compare-status")
+        plot = gr.Plot(label=ui("compare_tab"), elem_id="cnn_features-compare-plot")
+        rows = gr.Dataframe(interactive=False)
+    return dict(table=table, measure=measure, again=again, compare_outputs=[status, plot, rows])
+
+
+def build(page) -> None:
+    start = compute.starting_model()
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            given = _inputs_section(start)
+        with gr.Column(scale=2):
+            shown = _results_section()
+    below = _below_section()
+    image, model, layer, cam_class = given["image"], given["model"], given["layer"], given["cam_class"]
+    zoom, channel, table, info = shown["zoom"], shown["channel"], below["table"], shown["info"]
 
     state = gr.State()
-    inputs = [image, model, layer, n_maps, scale, cam_class]
-    outputs = [info, top5, grid, zoom, cam, state, channel, layer]
+    inputs = [image, model, layer, given["n_maps"], given["scale"], cam_class]
+    outputs = [info, shown["top5"], shown["grid"], zoom, shown["cam"], state, channel, layer]
     # One registration for the button, a new photo (an example click too) and every setting: one cache for all.
-    analysed = events.on([run.click, image.change, layer.input, n_maps.input, scale.input, cam_class.input],
-                         cnn_features, inputs, outputs, kind="model", cache=True, api_name="cnn_features")
+    analysed = events.on([given["run"].click, image.change, layer.input, given["n_maps"].input, given["scale"].input,
+                          cam_class.input], cnn_features, inputs, outputs, kind="model", cache=True,
+                         api_name="cnn_features")
     model_picked = events.on(model.input, on_model, [model], [layer, table, info], kind="model", cache=True,
                              api_name="cnn_features_model")
     events.on(model_picked.success, cnn_features, inputs, outputs, kind="model", cache=True,
               api_visibility="private")
-    events.on(grid.select, on_grid_click, [state], [zoom, channel], kind="quick", api_visibility="private")
+    events.on(shown["grid"].select, on_grid_click, [state], [zoom, channel], kind="quick", api_visibility="private")
     events.on(channel.submit, zoom_from_state, [state, channel], [zoom], kind="quick", api_name="cnn_features_zoom")
-    events.on(measure.click, compare, [again], [compare_status, compare_plot, compare_rows], kind="bench",
+    events.on(below["measure"].click, compare, [below["again"]], below["compare_outputs"], kind="bench",
               api_name="cnn_features_compare")
 
     # The worked example when the page opens (the cat, computed at warm-up), the layer table and the class list;

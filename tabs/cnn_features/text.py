@@ -44,10 +44,6 @@ TEXT = text.table("cnn_features", {
     "real_weights": ("ImageNet 으로 학습된 진짜 가중치 ({source})", "real ImageNet weights ({source})"),
     "random_weights": ("무작위 가중치 (테스트용 모델): 예측에 의미가 없습니다",
                        "random weights (test model): its predictions mean nothing"),
-    "fallback": ("'{name}' 가중치가 없어 오프라인 모델 EfficientNet-Lite0 을 대신 씁니다 "
-                 "(`python app.py --prefetch {name}` 로 받을 수 있습니다).",
-                 "'{name}' weights are missing, so the offline EfficientNet-Lite0 is used instead "
-                 "(get them with `python app.py --prefetch {name}`)."),
     "summary": ("**{layer}**: {h}x{w} 크기의 특징 맵 {c}장 중 평균 반응이 큰 {n}장. "
                 "Grad-CAM 층: **{cam_layer}**, 클래스 **{label}** ({index}).",
                 "**{layer}**: the {n} most active of {c} feature maps of {h}x{w}. "
@@ -59,16 +55,6 @@ TEXT = text.table("cnn_features", {
     "n_maps_label": ("맵 개수", "The number of maps"),
     "scale_label": ("색 범위", "The colour scale"),
     # bad input
-    "no_layer": ("{model} 에는 '{layer}' 층이 없습니다. 층 목록에서 골라 주세요.",
-                 "{model} has no layer '{layer}'. Please pick one from the layer list."),
-    "no_maps_for_cam": ("'{layer}' 층은 2차원 특징 맵을 내지 않아 Grad-CAM 을 그릴 수 없습니다.",
-                        "Layer '{layer}' has no 2-D feature maps, so Grad-CAM cannot be drawn there."),
-    "bad_class": ("클래스 번호는 0부터 {last} 사이의 정수여야 합니다 (받은 값: {got}).",
-                  "The class index must be a whole number from 0 to {last} (got {got})."),
-    "bad_rank": ("예측 순위는 1부터 {last} 사이입니다 (받은 값: {got}).",
-                 "The guess rank is from 1 to {last} (got {got})."),
-    "unknown_cnn": ("알 수 없는 CNN 입니다: {name}. 목록에서 골라 주세요.",
-                    "Unknown CNN: {name}. Please pick one from the list."),
     "channel_range": ("채널 번호는 0부터 {last} 사이여야 합니다 (받은 값: {got}).",
                       "The channel must be from 0 to {last} (got {got})."),
     "channel_whole": ("채널 번호는 정수여야 합니다 (받은 값: {got}).", "The channel must be a whole number (got {got})."),

@@ -78,8 +78,8 @@ def channel_at(layout: GridLayout, x: float, y: float) -> int | None:
 
 
 def zoom_view(crop: np.ndarray, activation: np.ndarray, channel: int, alpha: float = 0.55) -> np.ndarray:
-    """One feature map large: the raw map (left) and the same map over the photo the network saw (right)."""
-    channel = compute.check_channel(activation, channel)
+    """One feature map large: the raw map (left) and the same map over the photo the network saw (right).
+    `channel` is a channel of `activation` (`compute.check_channel` checks what a student typed)."""
     values = activation[channel].astype(np.float32)
     raw = cv2.resize(_color(draw.normalize01(values)), (ZOOM_SIZE, ZOOM_SIZE), interpolation=cv2.INTER_NEAREST)
     photo = cv2.resize(np.asarray(crop, dtype=np.uint8), (ZOOM_SIZE, ZOOM_SIZE), interpolation=cv2.INTER_LINEAR)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import random
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -130,7 +131,7 @@ def show_latent(latents, step):
     if not latents:
         return None
     last = len(latents) - 1
-    index, _ = values.clamp(step, 0, last, last, TEXT.msg("latent_step"), integer=True)
+    index, _ = values.clamp(step, 0, last, last, compute.SETTINGS["latent_step"].label, integer=True)
     return view.latent_channels_image(latents[index])
 
 
@@ -154,90 +155,142 @@ def _bound(fn, **settings):
     return functools.update_wrapper(functools.partial(fn, **settings), fn)
 
 
-def build(page) -> None:
+# ---------------------------------------------------------------- the tab, section by section
+
+
+def request_controls(device) -> SimpleNamespace:
+    """The left column: the prompt and its examples, then the settings of a run (declared in compute.SETTINGS)."""
+    ui, setting = TEXT.ui, compute.SETTINGS
+    c = SimpleNamespace()
+    c.prompt = gr.Textbox(value=compute.DEFAULT_PROMPT, lines=2, label=ui("prompt"), elem_id="sd-prompt")
+    c.presets = gr.Dataset(components=[c.prompt], samples=[[p] for p in compute.PRESETS], type="index",
+                           label=ui("presets"), samples_per_page=len(compute.PRESETS), elem_id="sd-presets")
+    c.negative = gr.Textbox(value="", lines=1, label=ui("negative"), elem_id="sd-negative")
+    with gr.Row():
+        c.model = components.control(setting["model"], widget="dropdown", label=ui("model"), elem_id="sd-model",
+                                     choices=[(ui(f"model_{m}"), m) for m in compute.model_choices(device)])
+        c.size = components.control(setting["size"], label=ui("size"), elem_id="sd-size",
+                                    choices=list(compute.size_choices(setting["model"].default, device)))
+    with gr.Row():
+        c.steps = components.control(setting["steps"], label=ui("steps"), elem_id="sd-steps")
+        c.guidance = components.control(setting["guidance"], label=ui("guidance"), info=ui("guidance_info"),
+                                        interactive=compute.TURBO.guidance_max > 0, elem_id="sd-guidance")
+    with gr.Row():
+        c.seed = components.control(setting["seed"], widget="number", label=ui("seed"), elem_id="sd-seed")
+        c.randomize = gr.Button(ui("randomize"), elem_id="sd-randomize", scale=0)
+    with gr.Row():
+        c.preview = components.control(setting["preview"], value=compute.default_preview(device), label=ui("preview"),
+                                       choices=[(ui(f"preview_{m}"), m) for m in compute.PREVIEW_MODES],
+                                       elem_id="sd-preview")
+        c.decoder = components.control(setting["decoder"], value=compute.default_decoder(device), label=ui("decoder"),
+                                       choices=[(ui(f"decoder_{m}"), m) for m in compute.DECODERS],
+                                       elem_id="sd-decoder")
+    c.generate = gr.Button(ui("generate"), variant="primary", elem_id="sd-generate")
+    c.status = gr.HTML(label=ui("status"), elem_id="sd-status")
+    c.info = gr.Markdown(elem_id="sd-info")
+    return c
+
+
+def picture_outputs() -> SimpleNamespace:
+    """The right column: the finished picture and the picture predicted at each step."""
     ui = TEXT.ui
-    device = models.default_device()
-    default_model = zoo.SD_TURBO
-    info = zoo.INFO[default_model]
-    safety = dict(safety=page.settings.safety_checker)  # `python app.py --no-safety-checker` turns it off
-    with gr.Row():
-        with gr.Column(scale=2):
-            prompt = gr.Textbox(value=compute.DEFAULT_PROMPT, lines=2, label=ui("prompt"), elem_id="sd-prompt")
-            presets = gr.Dataset(components=[prompt], samples=[[p] for p in compute.PRESETS], type="index",
-                                 label=ui("presets"), samples_per_page=len(compute.PRESETS), elem_id="sd-presets")
-            negative = gr.Textbox(value="", lines=1, label=ui("negative"), elem_id="sd-negative")
-            with gr.Row():
-                model = components.Dropdown([(ui(f"model_{m}"), m) for m in compute.model_choices(device)],
-                                            value=default_model, label=ui("model"), elem_id="sd-model")
-                size = components.Radio(list(compute.size_choices(default_model, device)), value=info.size_default,
-                                        label=ui("size"), elem_id="sd-size")
-            with gr.Row():
-                steps = components.Slider(1, info.steps_max, value=info.steps_default, step=1, label=ui("steps"),
-                                          elem_id="sd-steps")
-                guidance = components.Slider(0, 15, value=info.guidance_default, step=0.5, label=ui("guidance"),
-                                             info=ui("guidance_info"), interactive=info.guidance_max > 0,
-                                             elem_id="sd-guidance")
-            with gr.Row():
-                seed = components.Number(value=compute.DEFAULT_SEED, precision=0, minimum=0, maximum=compute.SEED_MAX,
-                                         label=ui("seed"), elem_id="sd-seed")
-                randomize = gr.Button(ui("randomize"), elem_id="sd-randomize", scale=0)
-            with gr.Row():
-                preview = components.Radio([(ui(f"preview_{m}"), m) for m in compute.PREVIEW_MODES],
-                                           value=compute.default_preview(device), label=ui("preview"),
-                                           elem_id="sd-preview")
-                decoder = components.Radio([(ui(f"decoder_{m}"), m) for m in compute.DECODERS],
-                                           value=compute.default_decoder(device), label=ui("decoder"),
-                                           elem_id="sd-decoder")
-            generate_btn = gr.Button(ui("generate"), variant="primary", elem_id="sd-generate")
-            status = gr.HTML(label=ui("status"), elem_id="sd-status")
-            info_md = gr.Markdown(elem_id="sd-info")
-        with gr.Column(scale=2):
-            final = components.image_output(label=ui("final"), elem_id="sd-final", height=420)
-            gallery = gr.Gallery(label=ui("gallery"), columns=4, height=260, elem_id="sd-gallery", format="jpeg",
-                                 allow_preview=True, object_fit="contain")
+    return SimpleNamespace(
+        final=components.image_output(label=ui("final"), elem_id="sd-final", height=420),
+        gallery=gr.Gallery(label=ui("gallery"), columns=4, height=260, elem_id="sd-gallery", format="jpeg",
+                           allow_preview=True, object_fit="contain"))
+
+
+def inside_outputs() -> SimpleNamespace:
+    """Below: the pipeline with its tensor shapes, the prompt's CLIP tokens and the latent of any step."""
+    ui = TEXT.ui
+    c = SimpleNamespace()
     gr.Markdown(ui("pipeline"))
-    diagram = gr.HTML(elem_id="sd-diagram")
+    c.diagram = gr.HTML(elem_id="sd-diagram")
     gr.Markdown(ui("tokens"))
-    tokens = gr.HTML(elem_id="sd-tokens")
+    c.tokens = gr.HTML(elem_id="sd-tokens")
     gr.Markdown(ui("latent_title"))
-    latent_state = gr.State([])
+    c.latent_state = gr.State([])
     with gr.Row():
-        latent_step = components.Slider(0, 1, value=0, step=1, label=ui("latent_step"), elem_id="sd-latent-step")
+        c.latent_step = components.control(compute.SETTINGS["latent_step"], elem_id="sd-latent-step")
         # Colour-mapped cells with sharp edges: PNG keeps them crisp.
-        latent_image = components.image_output(label=ui("latent_image"), format="png", elem_id="sd-latent",
-                                                height=400)
+        c.latent_image = components.image_output(label=ui("latent_image"), format="png", elem_id="sd-latent",
+                                                 height=400)
+    return c
+
+
+def compare_section() -> SimpleNamespace:
+    """Two prompts side by side, from the same noise."""
+    ui = TEXT.ui
+    c = SimpleNamespace()
     gr.Markdown(ui("compare_title"))
     with gr.Row():
-        prompt_a = gr.Textbox(value=compute.COMPARE_PROMPTS[0], label=ui("prompt_a"), elem_id="sd-prompt-a")
-        prompt_b = gr.Textbox(value=compute.COMPARE_PROMPTS[1], label=ui("prompt_b"), elem_id="sd-prompt-b")
-        compare_btn = gr.Button(ui("compare"), elem_id="sd-compare", scale=0)
-    compare_gallery = gr.Gallery(label=ui("compare_gallery"), columns=3, height=360, format="jpeg",
-                                 elem_id="sd-compare-gallery", object_fit="contain")
-    compare_info = gr.Markdown(elem_id="sd-compare-info")
+        c.prompt_a = gr.Textbox(value=compute.COMPARE_PROMPTS[0], label=ui("prompt_a"), elem_id="sd-prompt-a")
+        c.prompt_b = gr.Textbox(value=compute.COMPARE_PROMPTS[1], label=ui("prompt_b"), elem_id="sd-prompt-b")
+        c.button = gr.Button(ui("compare"), elem_id="sd-compare", scale=0)
+    c.gallery = gr.Gallery(label=ui("compare_gallery"), columns=3, height=360, format="jpeg",
+                           elem_id="sd-compare-gallery", object_fit="contain")
+    c.info = gr.Markdown(elem_id="sd-compare-info")
+    return c
 
-    settings = [negative, model, steps, guidance, size, seed, preview, decoder]
-    inputs = [prompt] + settings
-    outputs = [final, gallery, status, info_md, tokens, diagram, latent_state, latent_step, latent_image]
-    private = dict(api_visibility="private")
 
-    main = events.on(generate_btn.click, _bound(sd_generate, **safety), inputs, outputs, kind="diffusion",
-                     cache=True, api_name="sd_generate")
-    example = events.on(presets.click, _bound(sd_preset, **safety), [presets] + settings, [prompt] + outputs,
-                        kind="diffusion", cache=True, **private)
-    events.on(compare_btn.click, _bound(sd_compare, **safety), [prompt_a, prompt_b, model, steps, guidance, size, seed],
-              [compare_gallery, compare_info], kind="diffusion", cache=True, api_name="sd_compare")
-    events.on(randomize.click, random_seed, None, seed, kind="quick", api_name="sd_random_seed")
-    events.on(latent_step.change, show_latent, [latent_state, latent_step], latent_image, kind="quick",
-              api_name="sd_latent")
-    events.on(model.change, model_defaults, [model], [steps, guidance, size], kind="quick", cache=True, **private)
+def run_settings(controls: SimpleNamespace) -> list:
+    """The controls every drawing reads besides its prompt, in the events' order."""
+    c = controls
+    return [c.negative, c.model, c.steps, c.guidance, c.size, c.seed, c.preview, c.decoder]
 
-    # The page's opening: tokens and pipeline at once (cached), the first example's picture when warm-up drew it.
-    page.on_open(_bound(first_look, **safety), inputs, [tokens, diagram], kind="quick")
-    page.on_open(_bound(first_picture, **safety), inputs,
-                 [final, gallery, status, info_md, latent_state, latent_step, latent_image], kind="quick", cache=False)
+
+def build(page) -> None:
+    device = models.default_device()
+    with gr.Row():
+        with gr.Column(scale=2):
+            controls = request_controls(device)
+        with gr.Column(scale=2):
+            picture = picture_outputs()
+    inside = inside_outputs()
+    compare = compare_section()
+    safety = dict(safety=page.settings.safety_checker)  # `python app.py --no-safety-checker` turns it off
+    main, example = drawing_events(controls, picture, inside, safety)
+    compare_events(controls, compare, safety)
+    opening(page, controls, picture, inside, safety)
     # Warm-up draws every example prompt at the default settings (the first one is the prompt in the box), and
     # the Generate button's answer for the box as it opens (from the drawn run: no second drawing).
-    defaults = [initial_input(component) for component in settings]
+    defaults = [initial_input(component) for component in run_settings(controls)]
     for index in range(len(compute.PRESETS)):
         page.warm(example, index, *defaults)
-    page.warm(main, initial_input(prompt), *defaults)
+    page.warm(main, initial_input(controls.prompt), *defaults)
+
+
+def drawing_events(controls, picture, inside, safety: dict):
+    """Generate, an example prompt, the seed, the latent of a step and a change of model. Returns the events
+    that draw (Generate, an example), for the warm-up."""
+    c, private = controls, dict(api_visibility="private")
+    settings = run_settings(c)
+    outputs = [picture.final, picture.gallery, c.status, c.info, inside.tokens, inside.diagram, inside.latent_state,
+               inside.latent_step, inside.latent_image]
+    main = events.on(c.generate.click, _bound(sd_generate, **safety), [c.prompt] + settings, outputs,
+                     kind="diffusion", cache=True, api_name="sd_generate")
+    example = events.on(c.presets.click, _bound(sd_preset, **safety), [c.presets] + settings, [c.prompt] + outputs,
+                        kind="diffusion", cache=True, **private)
+    events.on(c.randomize.click, random_seed, None, c.seed, kind="quick", api_name="sd_random_seed")
+    events.on(inside.latent_step.change, show_latent, [inside.latent_state, inside.latent_step], inside.latent_image,
+              kind="quick", api_name="sd_latent")
+    events.on(c.model.change, model_defaults, [c.model], [c.steps, c.guidance, c.size], kind="quick", cache=True,
+              **private)
+    return main, example
+
+
+def compare_events(controls, compare, safety: dict) -> None:
+    c = controls
+    events.on(compare.button.click, _bound(sd_compare, **safety),
+              [compare.prompt_a, compare.prompt_b, c.model, c.steps, c.guidance, c.size, c.seed],
+              [compare.gallery, compare.info], kind="diffusion", cache=True, api_name="sd_compare")
+
+
+def opening(page, controls, picture, inside, safety: dict) -> None:
+    """The page's opening: tokens and pipeline at once (cached), the first example's picture when warm-up drew it."""
+    c = controls
+    inputs = [c.prompt] + run_settings(c)
+    page.on_open(_bound(first_look, **safety), inputs, [inside.tokens, inside.diagram], kind="quick")
+    page.on_open(_bound(first_picture, **safety), inputs,
+                 [picture.final, picture.gallery, c.status, c.info, inside.latent_state, inside.latent_step,
+                  inside.latent_image], kind="quick", cache=False)

@@ -46,6 +46,7 @@ TEXT = text.table("diffusion", {
     "decoder_vae": ("전체 VAE 디코더 (원래 품질, 느림)", "Full VAE decoder (original quality, slow)"),
 
     # ---- names of the settings, for the notes of core.values.clamp
+    "name_model": ("모델", "Model"),
     "name_steps": ("단계 수", "Steps"),
     "name_guidance": ("가이던스", "Guidance"),
     "name_size": ("크기", "Size"),

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 
 from core import draw, text
-from tabs.diffusion.compute import (Facts, Finished, Plan, Request, StepEvent, TokenView,
-                                       cpu_bf16_speedup, resize_square)
+from tabs.diffusion.compute import Facts, Finished, Plan, Request, StepEvent, cpu_bf16_speedup
+from tabs.diffusion.pipeline import TokenView, resize_square
 from tabs.diffusion.text import TEXT
 
 FINAL_PAIR_SIDE = 384  # each finished picture of a side-by-side pair

@@ -1,11 +1,14 @@
 """The fine-tuning tab: the data, then the five steps of the notes top to bottom; training streams its curves."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import gradio as gr
 
 from core import components, events
 from core.text import Problem
 from tabs.finetune import compute, view
+from tabs.finetune.compute import SETTINGS
 from tabs.finetune.text import TEXT
 
 SESSION_TTL_S = 2 * 3600
@@ -34,7 +37,7 @@ def show_data(source, n_classes, per_class, seed, *per_class_inputs, lang: str =
 def show_backbone(backbone, n_classes, *, lang: str = "ko"):
     """A new backbone: the freeze slider spans its stages (all frozen to start), and its summaries."""
     cnn, notes = compute.pretrained(backbone)
-    n = compute.read_number("n_classes", n_classes, notes)
+    n = SETTINGS["n_classes"].take(n_classes, notes)
     summary = compute.freeze_summary(cnn, len(compute.body_stages(cnn)), n)
     return (gr.update(maximum=summary.n_stages, value=summary.n_stages), view.freeze_markdown(summary, lang, notes),
             view.head_markdown(summary, lang))
@@ -43,14 +46,14 @@ def show_backbone(backbone, n_classes, *, lang: str = "ko"):
 def show_freeze(backbone, n_frozen, n_classes, *, lang: str = "ko"):
     cnn, notes = compute.pretrained(backbone)
     n_frozen = compute.frozen_count(cnn, n_frozen, notes)
-    summary = compute.freeze_summary(cnn, n_frozen, compute.read_number("n_classes", n_classes, notes))
+    summary = compute.freeze_summary(cnn, n_frozen, SETTINGS["n_classes"].take(n_classes, notes))
     return view.freeze_markdown(summary, lang, notes), view.head_markdown(summary, lang)
 
 
 def show_source(source, n_classes):
     """Own photos: the class columns (as many as classes); built-in: the shape set's own controls."""
     mine = source == "mine"
-    n = compute.read_number("n_classes", n_classes, [])
+    n = SETTINGS["n_classes"].take(n_classes, [])
     return [gr.update(visible=mine), gr.update(visible=not mine), gr.update(visible=not mine)] + \
         [gr.update(visible=k < n) for k in range(N)]
 
@@ -132,25 +135,46 @@ def new_session() -> compute.Session:
 
 
 def build(page) -> None:
-    ui = TEXT.ui
+    """The data, then the five steps of the notes top to bottom, then their events."""
     session = gr.State(new_session, time_to_live=SESSION_TTL_S, delete_callback=compute.Session.free)
-    snapshots = gr.State(NO_SNAPSHOTS)
+    data = _data_section()
+    model = _model_section()
+    training = _training_section()
+    results = _results_section()
+    _wire_data_and_model(page, data, model)
+    _wire_training(session, data, model, training, results)
 
+
+def _data_section() -> SimpleNamespace:
+    """Ready: the data: the built-in shapes' controls, the student's own photos (hidden at first), the preview."""
+    ui = TEXT.ui
     gr.Markdown(ui("data_h"))
     with gr.Row():
-        source = components.Radio([(ui("source_builtin"), "builtin"), (ui("source_mine"), "mine")], value="builtin",
-                                  label=ui("source"), elem_id="finetune-source")
-        low, high, default = compute.LIMITS["n_classes"]
-        n_classes = components.Slider(low, high, value=default, step=1, label=ui("n_classes"), elem_id="finetune-n-classes")
-        low, high, default = compute.LIMITS["per_class"]
-        per_class = components.Slider(low, high, value=default, step=1, label=ui("per_class"), elem_id="finetune-per-class")
-        low, high, default = compute.LIMITS["seed"]
-        seed = components.Number(default, precision=0, minimum=low, maximum=high, label=ui("data_seed"))
+        source = components.control(SETTINGS["source"], elem_id="finetune-source",
+                                    choices=[(ui("source_builtin"), "builtin"), (ui("source_mine"), "mine")])
+        n_classes = components.control(SETTINGS["n_classes"], elem_id="finetune-n-classes")
+        per_class = components.control(SETTINGS["per_class"], elem_id="finetune-per-class")
+        seed = components.control(SETTINGS["seed"], widget="number")
+    photos = _photos_section()
+    preview_btn = gr.Button(ui("preview"), elem_id="finetune-preview")
+    with gr.Row():
+        gallery = gr.Gallery(label=ui("gallery"), columns=6, height=300, format="jpeg", scale=3,
+                             elem_id="finetune-gallery")
+        split_md = gr.Markdown(elem_id="finetune-split")
+    inputs = [source, n_classes, per_class, seed, *photos.names, *photos.files, photos.snapshots]
+    return SimpleNamespace(source=source, n_classes=n_classes, per_class=per_class, seed=seed, photos=photos,
+                           preview_btn=preview_btn, gallery=gallery, split_md=split_md, inputs=inputs)
+
+
+def _photos_section() -> SimpleNamespace:
+    """The student's own classes: a name and photos per class, and webcam snapshots (not settings)."""
+    ui = TEXT.ui
+    snapshots = gr.State(NO_SNAPSHOTS)
     names, files, columns = [], [], []
-    with gr.Group(visible=False) as mine_box:
+    with gr.Group(visible=False) as box:
         with gr.Row():
             for k in range(N):
-                with gr.Column(min_width=200, visible=k < compute.LIMITS["n_classes"][2]) as column:
+                with gr.Column(min_width=200, visible=k < SETTINGS["n_classes"].default) as column:
                     columns.append(column)
                     # value "": what the browser sends for an empty box, so the page-open example hits the cache
                     names.append(gr.Textbox("", label=ui("class_name"), placeholder=f"{k + 1}",
@@ -160,45 +184,57 @@ def build(page) -> None:
         with gr.Row():
             snap = components.Image(sources=["webcam", "upload"], label=ui("snap"), height=240)
             with gr.Column():
-                snap_class = components.Dropdown([(f"{k + 1}", k) for k in range(N)], value=0, label=ui("snap_class"))
+                snap_class = components.control(SETTINGS["snap_class"], widget="dropdown",
+                                                choices=[(f"{k + 1}", k) for k in range(N)])
                 snap_add = gr.Button(ui("snap_add"))
                 snap_clear = gr.Button(ui("snap_clear"), size="sm")
                 snap_counts = gr.Markdown()
-    preview_btn = gr.Button(ui("preview"), elem_id="finetune-preview")
-    with gr.Row():
-        gallery = gr.Gallery(label=ui("gallery"), columns=6, height=300, format="jpeg", scale=3,
-                             elem_id="finetune-gallery")
-        split_md = gr.Markdown(elem_id="finetune-split")
+    return SimpleNamespace(box=box, columns=columns, names=names, files=files, snapshots=snapshots, snap=snap,
+                           snap_class=snap_class, snap_add=snap_add, snap_clear=snap_clear, snap_counts=snap_counts)
 
+
+def _model_section() -> SimpleNamespace:
+    """① the pretrained model, ② the stages kept frozen, ③ the new output layer."""
+    ui = TEXT.ui
     gr.Markdown(ui("step1"))
-    backbone = components.Dropdown(list(compute.BACKBONES), value=compute.BACKBONES[0], label=ui("backbone"),
-                                   elem_id="finetune-backbone")
+    backbone = components.control(SETTINGS["backbone"], widget="dropdown", elem_id="finetune-backbone")
     gr.Markdown(ui("step2"))
-    freeze = components.Slider(0, 12, value=12, step=1, label=ui("freeze"), elem_id="finetune-freeze")
+    # Its maximum follows the chosen backbone's stages (show_backbone, from the page's opening on).
+    freeze = components.control(SETTINGS["n_frozen"], label=ui("freeze"), elem_id="finetune-freeze")
     freeze_md = gr.Markdown(ui("freeze_idle"), elem_id="finetune-freeze-info")
     gr.Markdown(ui("step3"))
     head_md = gr.Markdown(elem_id="finetune-head-info")
+    return SimpleNamespace(backbone=backbone, freeze=freeze, freeze_md=freeze_md, head_md=head_md)
 
+
+def _training_section() -> SimpleNamespace:
+    """④ the hyper-parameters, the run's buttons, its status line and its curves."""
+    ui = TEXT.ui
     gr.Markdown(ui("step4"))
     with gr.Row():
-        epochs = components.Slider(1, compute.LIMITS["epochs"][1], value=compute.LIMITS["epochs"][2], step=1,
-                                   label=ui("epochs"))
-        lr = components.Dropdown(LEARNING_RATES, value=compute.LIMITS["lr"][2], allow_custom_value=True, label=ui("lr"),
-                                 elem_id="finetune-lr")
-        batch = components.Dropdown(BATCH_SIZES, value=compute.LIMITS["batch"][2], label=ui("batch"))
-        augment_on = gr.Checkbox(False, label=ui("augment"))
+        epochs = components.control(SETTINGS["epochs"])
+        lr = components.control(SETTINGS["learning_rate"], widget="dropdown", choices=LEARNING_RATES,
+                                allow_custom_value=True, elem_id="finetune-lr")
+        batch = components.control(SETTINGS["batch_size"], widget="dropdown", choices=BATCH_SIZES)
+        # A checkbox: components.control makes sliders, numbers, radios and dropdowns only.
+        augment_on = gr.Checkbox(SETTINGS["augment"].default, label=ui("augment"))
     with gr.Row():
-        patience = components.Slider(1, 20, value=compute.LIMITS["patience"][2], step=1, label=ui("patience"),
-                                     elem_id="finetune-patience")
-        min_delta = components.Dropdown(MIN_DELTAS, value=compute.LIMITS["min_delta"][2], allow_custom_value=True,
-                                        label=ui("min_delta"))
+        patience = components.control(SETTINGS["patience"], elem_id="finetune-patience")
+        min_delta = components.control(SETTINGS["min_delta"], widget="dropdown", choices=MIN_DELTAS,
+                                       allow_custom_value=True)
     with gr.Row():
         train_btn = gr.Button(ui("train"), variant="primary", elem_id="finetune-train")
         stop_btn = gr.Button(ui("stop"), variant="stop", elem_id="finetune-stop")
         clear_btn = gr.Button(ui("clear_runs"), size="sm")
     status = gr.Markdown(ui("status_idle"), elem_id="finetune-status")
     curves = gr.Plot(label=ui("curves"), elem_id="finetune-curves")
+    return SimpleNamespace(settings=[epochs, lr, batch, augment_on, patience, min_delta], train_btn=train_btn,
+                           stop_btn=stop_btn, clear_btn=clear_btn, status=status, curves=curves)
 
+
+def _results_section() -> SimpleNamespace:
+    """⑤ the confusion matrix, Continue, and a new picture through the fine-tuned model."""
+    ui = TEXT.ui
     gr.Markdown(ui("step5"))
     gr.Markdown(ui("step5_help"))
     with gr.Row():
@@ -214,34 +250,44 @@ def build(page) -> None:
                 predict_btn = gr.Button(ui("predict"), variant="primary", elem_id="finetune-predict")
             probs = gr.Label(label=ui("probs"), num_top_classes=N, elem_id="finetune-probs")
             imagenet = gr.Plot(label=ui("imagenet_probs"), elem_id="finetune-imagenet")
+    return SimpleNamespace(continue_btn=continue_btn, confusion=confusion, predict_image=predict_image,
+                           new_shape_btn=new_shape_btn, predict_btn=predict_btn, probs=probs, imagenet=imagenet)
 
+
+def _wire_data_and_model(page, data: SimpleNamespace, model: SimpleNamespace) -> None:
     # The worked example as the page opens: the built-in shapes previewed and split, and the pretrained
     # model's freeze and new-layer summaries (both cached, so 30 students get them at once).
-    data_inputs = [source, n_classes, per_class, seed, *names, *files, snapshots]
     # Drawing a built-in set takes seconds the first time (then it is cached): the model queue, not the quick one.
-    page.on_open(show_data, data_inputs, [gallery, split_md], kind="model")
-    events.on(preview_btn.click, show_data, data_inputs, [gallery, split_md], kind="model", cache=True,
-              api_name="finetune_data")
-    page.on_open(show_backbone, [backbone, n_classes], [freeze, freeze_md, head_md], kind="model")
-    events.on(backbone.change, show_backbone, [backbone, n_classes], [freeze, freeze_md, head_md], kind="model",
+    shown, summaries = [data.gallery, data.split_md], [model.freeze, model.freeze_md, model.head_md]
+    page.on_open(show_data, data.inputs, shown, kind="model")
+    events.on(data.preview_btn.click, show_data, data.inputs, shown, kind="model", cache=True, api_name="finetune_data")
+    page.on_open(show_backbone, [model.backbone, data.n_classes], summaries, kind="model")
+    events.on(model.backbone.change, show_backbone, [model.backbone, data.n_classes], summaries, kind="model",
               cache=True, api_visibility="private")
-    events.on([freeze.change, n_classes.change], show_freeze, [backbone, freeze, n_classes], [freeze_md, head_md],
-              kind="model", cache=True, api_visibility="private")
-    events.on([source.change, n_classes.change], show_source, [source, n_classes], [mine_box, per_class, seed, *columns],
-              kind="quick", cache=True, api_visibility="private")
-
-    events.on(snap_add.click, add_snapshot, [snap, snap_class, snapshots], [snapshots, snap_counts], kind="quick",
+    events.on([model.freeze.change, data.n_classes.change], show_freeze, [model.backbone, model.freeze, data.n_classes],
+              [model.freeze_md, model.head_md], kind="model", cache=True, api_visibility="private")
+    photos = data.photos
+    events.on([data.source.change, data.n_classes.change], show_source, [data.source, data.n_classes],
+              [photos.box, data.per_class, data.seed, *photos.columns], kind="quick", cache=True,
               api_visibility="private")
-    events.on(snap_clear.click, clear_snapshots, None, [snapshots, snap_counts], kind="quick", api_visibility="private")
+    events.on(photos.snap_add.click, add_snapshot, [photos.snap, photos.snap_class, photos.snapshots],
+              [photos.snapshots, photos.snap_counts], kind="quick", api_visibility="private")
+    events.on(photos.snap_clear.click, clear_snapshots, None, [photos.snapshots, photos.snap_counts], kind="quick",
+              api_visibility="private")
 
-    train_inputs = [backbone, freeze, epochs, lr, batch, augment_on, patience, min_delta, *data_inputs, session]
-    run_outputs = [curves, status, confusion, gallery, split_md]
-    events.on(train_btn.click, train_new, train_inputs, run_outputs, kind="training", api_name="finetune")
-    events.on(continue_btn.click, train_more, train_inputs, run_outputs, kind="training", api_name="finetune_continue")
+
+def _wire_training(session, data: SimpleNamespace, model: SimpleNamespace, training: SimpleNamespace,
+                   results: SimpleNamespace) -> None:
+    train_inputs = [model.backbone, model.freeze, *training.settings, *data.inputs, session]
+    run_outputs = [training.curves, training.status, results.confusion, data.gallery, data.split_md]
+    events.on(training.train_btn.click, train_new, train_inputs, run_outputs, kind="training", api_name="finetune")
+    events.on(results.continue_btn.click, train_more, train_inputs, run_outputs, kind="training",
+              api_name="finetune_continue")
     # Not queued: it must get through while the training queue is busy; the run reads the flag every batch.
-    events.on(stop_btn.click, stop, [session], None, kind="quick", queue=False, api_name="finetune_stop")
-    events.on(clear_btn.click, clear_runs, [session], [curves], kind="quick", api_visibility="private")
-    events.on(predict_btn.click, predict, [predict_image, session], [probs, imagenet], kind="model",
-              api_name="finetune_predict")
-    events.on(new_shape_btn.click, new_shape, [session, n_classes], [predict_image], kind="quick",
+    events.on(training.stop_btn.click, stop, [session], None, kind="quick", queue=False, api_name="finetune_stop")
+    events.on(training.clear_btn.click, clear_runs, [session], [training.curves], kind="quick",
+              api_visibility="private")
+    events.on(results.predict_btn.click, predict, [results.predict_image, session], [results.probs, results.imagenet],
+              kind="model", api_name="finetune_predict")
+    events.on(results.new_shape_btn.click, new_shape, [session, data.n_classes], [results.predict_image], kind="quick",
               api_visibility="private")

@@ -10,7 +10,8 @@ again from the same start:
 - the CNN's 3x3 kernels assume that neighbouring pixels belong together, and its pooling that the same
   pattern may appear anywhere. After the shuffle, neighbours are unrelated pixels: its accuracy drops.
 The four trainings run side by side, one epoch of each in turn, so that a time budget which ends them early
-still leaves a fair comparison (the same number of epochs for every network).
+still leaves a fair comparison (the same number of epochs for every network). The digits, the seeded start and
+the training loop are shared with the skip-connection lesson: `core.digits`.
 
 Part 2, RNN vs Transformer on growing sequences. An LSTM and a Transformer encoder layer of about the
 same number of weights read one sequence of length n (batch 1, forward only):
@@ -25,8 +26,6 @@ torch.cuda.max_memory_allocated). A time budget stops the longest lengths, and s
 from __future__ import annotations
 
 import dataclasses
-import functools
-import math
 import threading
 import time
 from typing import Callable, Iterator
@@ -35,69 +34,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from core import memory, models, text
-from core.values import choice, clamp
+from core import memory, models, text, values
+from core.digits import (BATCH_SIZE, N_CLASSES, N_PIXELS, SIDE, TRAINING_BUDGET_S, EpochStats, Split, count_parameters,
+                         epoch_by_epoch, generator, kept_when_complete, seeded_init_, split_digits, time_budget_notes,
+                         train_side_by_side)
 from tabs.nn_types.text import TEXT
 
-SIDE = 8  # the digits are 8x8 pictures
-N_PIXELS = SIDE * SIDE
-N_CLASSES = 10
-VAL_FRACTION = 0.2
 LEARNING_RATE = 3e-3  # Adam, for all four trainings
-BATCH_SIZE = 32
-
-# (lowest, highest, default) of each number a student or an API caller can set.
-LIMITS = {
-    "seed": (0, 10_000, 0),
-    "epochs": (1, 30, 15),
-    "max_length": (16, 4096, 1024),
-}
-
 ARCHS = ("mlp", "cnn")
 
-
-def read_number(name: str, value, notes: list[text.Message]) -> int:
-    """A whole number from a control or an API call, clamped into LIMITS[name] (what changed goes to notes)."""
-    low, high, default = LIMITS[name]
-    used, note = clamp(value, low, high, default, TEXT.msg(f"name_{name}"), integer=True)
-    if note is not None:
-        notes.append(note)
-    return int(used)
+# Every number a student (or an API caller) sets in this tab, declared once: range, default, label in notes.
+SETTINGS = values.settings(
+    values.Setting("seed", TEXT.msg("name_seed"), default=0, low=0, high=10_000, integer=True),
+    values.Setting("epochs", TEXT.msg("name_epochs"), default=15, low=1, high=30, integer=True),
+    values.Setting("max_length", TEXT.msg("name_max_length"), default=1024, low=16, high=4096, integer=True),
+)
 
 
-# ---------------------------------------------------------------- the data: real handwritten digits
-
-
-@functools.lru_cache(maxsize=1)
-def digits() -> tuple[np.ndarray, np.ndarray]:
-    """All 1,797 digits as (images (1797, 64) float32 in 0..1, labels (1797,) int64)."""
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    images = (bunch.data / 16.0).astype(np.float32)  # the scans have 17 grey levels, 0..16
-    images.setflags(write=False)
-    labels = bunch.target.astype(np.int64)
-    labels.setflags(write=False)
-    return images, labels
-
-
-@dataclasses.dataclass(frozen=True)
-class Split:
-    x_train: torch.Tensor  # (n, 64)
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-
-
-def split_digits(seed: int) -> Split:
-    """80 % training, 20 % validation, every digit in the same proportion in both (stratified)."""
-    from sklearn.model_selection import train_test_split
-
-    images, labels = digits()
-    train_idx, val_idx = train_test_split(np.arange(len(labels)), test_size=VAL_FRACTION, stratify=labels,
-                                          random_state=seed)
-    return Split(torch.from_numpy(images[train_idx].copy()), torch.from_numpy(labels[train_idx].copy()),
-                 torch.from_numpy(images[val_idx].copy()), torch.from_numpy(labels[val_idx].copy()))
+# ---------------------------------------------------------------- the data: real handwritten digits, pixels shuffled
 
 
 def pixel_permutation(seed: int) -> np.ndarray:
@@ -134,30 +88,6 @@ def make_cnn() -> nn.Sequential:
 MAKERS: dict[str, Callable[[], nn.Module]] = {"mlp": make_mlp, "cnn": make_cnn}
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def seeded_init_(model: nn.Module, generator: torch.Generator) -> nn.Module:
-    """PyTorch's own default initialisation of Linear and Conv layers (uniform in +-1/sqrt(fan_in), the same
-    as kaiming_uniform_ with a=sqrt(5)), drawn from `generator` instead of the global one: two students
-    training at the same moment cannot disturb each other's random numbers, so a seed gives one result."""
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, (nn.Linear, nn.Conv2d)):
-                bound = 1.0 / math.sqrt(module.weight[0].numel())
-                nn.init.uniform_(module.weight, -bound, bound, generator=generator)
-                if module.bias is not None:
-                    nn.init.uniform_(module.bias, -bound, bound, generator=generator)
-    return model
-
-
-def generator(seed: int, *salt: int) -> torch.Generator:
-    """A generator of its own for (seed, salt): the same numbers whatever else runs in the process."""
-    words = np.random.SeedSequence([seed, *salt]).generate_state(2, dtype=np.uint32)
-    return torch.Generator().manual_seed(int(words[0]) << 32 | int(words[1]))
-
-
 def layer_table(model: nn.Module) -> list[tuple[str, int]]:
     """(layer, weights) for every layer that has weights, in order (the parameter table of the view)."""
     rows = []
@@ -171,105 +101,7 @@ def layer_table(model: nn.Module) -> list[tuple[str, int]]:
     return rows
 
 
-# ---------------------------------------------------------------- one training run (shared with resnet_skip)
-
-
-@dataclasses.dataclass(frozen=True)
-class EpochStats:
-    epoch: int
-    train_loss: float  # mean over the epoch's batches
-    train_acc: float
-    val_loss: float  # after the epoch, in eval mode
-    val_acc: float
-
-
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) in eval mode (batch norm uses its running statistics)."""
-    model.eval()
-    with torch.no_grad():
-        logits = model(x)
-        return float(nn.functional.cross_entropy(logits, y)), float((logits.argmax(1) == y).float().mean())
-
-
-def epoch_by_epoch(model: nn.Module, split: Split, optimizer: torch.optim.Optimizer, batches: torch.Generator,
-                   batch_size: int = BATCH_SIZE) -> Iterator[EpochStats]:
-    """Mini-batch training with cross-entropy, one epoch per step of the iterator; `batches` shuffles the
-    training set each epoch. Ends by itself after an epoch whose loss became inf or NaN (it diverged)."""
-    n = len(split.y_train)
-    epoch = 0
-    while True:
-        epoch += 1
-        model.train()
-        order = torch.randperm(n, generator=batches)
-        loss_sum = correct = 0.0
-        for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            logits = model(split.x_train[idx])
-            loss = nn.functional.cross_entropy(logits, split.y_train[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += float(loss.detach()) * len(idx)
-            correct += float((logits.argmax(1) == split.y_train[idx]).sum())
-        val_loss, val_acc = evaluate(model, split.x_val, split.y_val)
-        yield EpochStats(epoch, loss_sum / n, correct / n, val_loss, val_acc)
-        if not math.isfinite(loss_sum):
-            return
-
-
-@dataclasses.dataclass(frozen=True)
-class SideBySide:
-    histories: dict[str, list[EpochStats]]
-    seconds: dict[str, float]  # training time of each network
-    rounds: int  # epochs every network that did not diverge has run
-    out_of_time: bool  # True when the time budget stopped it before `epochs`
-
-
-def train_side_by_side(trainers: dict[str, Iterator[EpochStats]], epochs: int,
-                       budget_s: float | None) -> SideBySide:
-    """Epoch 1 of every network, then epoch 2 of every network, and so on: at any moment all have had the
-    same number of epochs, so a time budget that ends the run early keeps the comparison fair. A new
-    round starts only if one more round as long as the last one still fits in the budget."""
-    histories = {name: [] for name in trainers}
-    seconds = {name: 0.0 for name in trainers}
-    running = dict(trainers)
-    started = time.perf_counter()
-    rounds, last_round = 0, 0.0
-    while rounds < epochs and running:
-        if budget_s is not None and rounds > 0 and time.perf_counter() - started + last_round > budget_s:
-            break
-        round_started = time.perf_counter()
-        for name, trainer in list(running.items()):
-            epoch_started = time.perf_counter()
-            stats = next(trainer, None)
-            seconds[name] += time.perf_counter() - epoch_started
-            if stats is None:  # it diverged in the epoch before: its history ends there
-                del running[name]
-            else:
-                histories[name].append(stats)
-        rounds += 1
-        last_round = time.perf_counter() - round_started
-    return SideBySide(histories, seconds, rounds, out_of_time=rounds < epochs and bool(running))
-
-
-def time_budget_note(side: SideBySide, epochs: int, budget_s: float) -> text.Message:
-    return TEXT.msg("out_of_time", done=side.rounds, asked=epochs, budget=f"{budget_s:g}")
-
-
-def kept_when_complete(store: memory.Store, key, run: Callable[[], object]):
-    """The kept result for `key`, or a new `run()`, kept only when it is complete (`.complete`): training is
-    deterministic per settings, but a run the time budget cut short depends on the machine's load."""
-    result = store.get(key)
-    if result is None:
-        result = run()
-        if result.complete:
-            store.put(key, result)
-    return result
-
-
 # ---------------------------------------------------------------- part 1: the permutation experiment
-
-TRAINING_BUDGET_S = 9.0  # the button answers within about 10 s on a 2-core CPU, whatever the settings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -316,7 +148,7 @@ def trainer(arch: str, split: Split, seed: int) -> tuple[nn.Module, Iterator[Epo
     salt = ARCHS.index(arch)
     model = seeded_init_(MAKERS[arch](), generator(seed, 1, salt))
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-    return model, epoch_by_epoch(model, split, optimizer, generator(seed, 2, salt))
+    return model, epoch_by_epoch(model, split, optimizer, generator(seed, 2, salt), BATCH_SIZE)
 
 
 def _permutation_experiment(seed: int, epochs: int, budget_s: float | None) -> PermutationResult:
@@ -343,7 +175,7 @@ def _permutation_experiment(seed: int, epochs: int, budget_s: float | None) -> P
         example_labels=y_val[first],
         n_train=len(split.y_train), n_val=len(split.y_val),
         seconds=time.perf_counter() - started,
-        notes=(time_budget_note(side, epochs, budget_s),) if side.out_of_time else (),
+        notes=time_budget_notes(side, epochs, budget_s),
     )
 
 
@@ -356,8 +188,8 @@ def permutation_experiment(seed=0, epochs=15, budget_s: float | None = TRAINING_
     """Train MLP and CNN on the original digits and on the pixel-shuffled digits (four trainings side by
     side). budget_s=None: no time limit (the worked example computed at start-up, the tests)."""
     notes: list[text.Message] = []
-    seed = read_number("seed", seed, notes)
-    epochs = read_number("epochs", epochs, notes)
+    seed = SETTINGS["seed"].take(seed, notes)
+    epochs = SETTINGS["epochs"].take(epochs, notes)
     result = kept_when_complete(EXPERIMENTS, (seed, epochs), lambda: _permutation_experiment(seed, epochs, budget_s))
     return dataclasses.replace(result, notes=tuple(notes) + result.notes)
 
@@ -481,10 +313,9 @@ def time_sequence_models(max_length=1024, device="cpu", budget_s: float = BUDGET
     Before each length, the cost of the previous one, grown as n^2 (the faster-growing of the two), is
     compared with the time left: a length that would not fit is skipped with the longer ones."""
     notes: list[text.Message] = []
-    max_length = read_number("max_length", max_length, notes)
-    device, note = choice(device, device_choices(), "cpu", TEXT.msg("name_device"))
-    if note is not None:
-        notes.append(note)
+    max_length = SETTINGS["max_length"].take(max_length, notes)
+    # The devices are this machine's: known at run time, so checked here rather than declared in SETTINGS.
+    device = values.keep(notes)(values.choice(device, device_choices(), "cpu", TEXT.msg("name_device")))
     lstm, encoder = sequence_models(device)
     started = time.perf_counter()
     points, skipped = [], []

@@ -52,11 +52,8 @@ def build(page) -> None:
     ui = TEXT.ui
     gr.Markdown(ui("part1"))
     with gr.Row(equal_height=True):
-        low, high, default = compute.LIMITS["seed"]
-        seed = components.Number(default, precision=0, minimum=low, maximum=high, label=ui("seed"),
-                                 elem_id="nn-types-seed")
-        low, high, default = compute.LIMITS["epochs"]
-        epochs = components.Slider(low, high, value=default, step=1, label=ui("epochs"), elem_id="nn-types-epochs")
+        seed = components.control(compute.SETTINGS["seed"], widget="number", label=ui("seed"), elem_id="nn-types-seed")
+        epochs = components.control(compute.SETTINGS["epochs"], label=ui("epochs"), elem_id="nn-types-epochs")
         train = gr.Button(ui("train"), variant="primary", elem_id="nn-types-train")
     with gr.Row(equal_height=False):
         # 2:3, not 1:2: at 1:2 the English row names squeezed the number columns until "19,210" broke in two
@@ -70,8 +67,8 @@ def build(page) -> None:
 
     gr.Markdown(ui("part2"))
     with gr.Row(equal_height=True):
-        max_length = components.Dropdown(LENGTH_CHOICES, value=compute.LIMITS["max_length"][2], label=ui("max_length"),
-                                         elem_id="nn-types-max-length")
+        max_length = components.control(compute.SETTINGS["max_length"], widget="dropdown", choices=LENGTH_CHOICES,
+                                        label=ui("max_length"), elem_id="nn-types-max-length")
         devices = compute.device_choices()
         device = components.Radio(devices, value=devices[-1], label=ui("device"), elem_id="nn-types-device")
         measure = gr.Button(ui("measure"), variant="primary", elem_id="nn-types-measure")

@@ -105,11 +105,6 @@ TEXT = text.table("nn_types", {
                     "scores. A GPU, with thousands of parallel units, does the all-at-once work fast, which is where "
                     "the Transformer wins; on a CPU with few cores the n² shows first. CPU memory is the peak of the "
                     "allocations and frees the PyTorch profiler records, added up in time order."),
-    "out_of_time": ("시간 예산({budget}초)에 맞추느라 {asked} 에포크 중 {done} 에포크만 학습했습니다. 모든 신경망이 같은 "
-                    "에포크만큼 학습했으니 비교는 공정합니다. 에포크 수를 줄이거나 다시 눌러 보세요.",
-                    "To stay within the {budget} s time budget, training stopped after {done} of {asked} epochs. "
-                    "Every network had the same number of epochs, so the comparison is still fair. Choose fewer "
-                    "epochs, or press again."),
     "skipped_lengths": ("시간 예산({budget}초) 안에 끝나지 않을 것 같아 길이 {lengths}은(는) 재지 않았습니다.",
                         "Lengths {lengths} were not measured: they would not have finished within the {budget} s "
                         "budget."),

@@ -1,12 +1,13 @@
 """The same CNN and the same matrix multiply in FP32, FP16, BF16, INT8 and FP8 on each device here, timed.
 
 The comparison, top to bottom:
-  1. the settings are read and clamped (an API caller can send anything): `read_settings`;
+  1. the settings, declared once (`SETTINGS`), are read and clamped (an API caller can send anything):
+     `read_settings`;
   2. the CNN is loaded once in FP32 and a batch of images is made from the example photos; FP32 on the
      CPU gives the reference outputs every other row is compared with (all this before the budget starts);
      a small matmul in FP32, BF16 and FP16 says which kind of CPU this is right now;
   3. for each device and precision that runs there (`hardware.support`), the CNN is converted
-     (`cnn_for`) and timed on the batch, and an N x N matmul is timed (`matmul_for`), each within its
+     (`convert.cnn_for`) and timed on the batch, and an N x N matmul is timed (`convert.matmul_for`), each within its
      share of one time budget: a slow precision stops between two layers when the budget is over;
   4. every (device, precision, workload) gets a `Row`: measured, not supported here (and why), or
      skipped for lack of time.
@@ -16,18 +17,15 @@ No Gradio, no language: reasons and notes are `Message`s.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 import math
 import statistics
 import time
-import warnings
 from pathlib import Path
 from typing import Callable
 
 import torch
 from PIL import Image, ImageOps
-from torch.nn.utils import parametrize
 
 from core import models, values
 from core.events import is_out_of_memory
@@ -35,20 +33,25 @@ from core.images import load_image
 from core.text import Message
 from core.zoo import cnn as zoo
 from tabs.precision import hardware
-from tabs.precision.compute import E4M3
+from tabs.precision.convert import cnn_for, layers, matmul_for, weight_bytes
 from tabs.precision.text import TEXT
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "examples"
 PRECISIONS = ["fp32", "fp16", "bf16", "int8", "fp8"]
 PRECISION_LABEL = {"fp32": "FP32", "fp16": "FP16", "bf16": "BF16", "int8": "INT8", "fp8": "FP8 E4M3"}
 WORKLOADS = ("cnn", "matmul")
-MATMUL_SIZES = [256, 512, 1024, 2048, 4096]
-BATCH_RANGE = (1, 32)
-BUDGET_RANGE = (5, 300)
-DEFAULT_BUDGET_S = 25
-DEFAULT_BATCH = 8
-DEFAULT_MATMUL = 1024
+MATMUL_SIZES = [256, 512, 1024, 2048, 4096]  # the page offers these; the API may send any N between them
 DEFAULT_REPEATS = 5
+# The comparison's settings, declared once: the page's controls are made from them, and every value an API
+# caller (or the teacher, for the class) sends is clamped into them with a note. The precisions and the
+# devices are lists of choices, checked in `read_settings`; the devices are this machine's, not the class's.
+SETTINGS = values.settings(
+    values.Setting("model_name", TEXT.msg("label_model"), default=zoo.DEFAULT_CNN, choices=tuple(zoo.cnn_names())),
+    values.Setting("batch_size", TEXT.msg("label_batch"), default=8, low=1, high=32, integer=True),
+    values.Setting("matmul_size", TEXT.msg("label_matmul"), default=1024, low=MATMUL_SIZES[0], high=MATMUL_SIZES[-1],
+                   integer=True),
+    values.Setting("budget_s", TEXT.msg("label_budget"), default=25, low=5, high=120, step=5),
+)
 BYTES_PER_NUMBER = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp8": 1}
 # Precisions slow on many CPUs go last, so the budget goes to the others first (the table keeps PRECISIONS order).
 RUN_ORDER = ["fp32", "bf16", "int8", "fp8", "fp16"]
@@ -60,7 +63,9 @@ Progress = Callable[[float, Message], None]
 
 
 @dataclasses.dataclass(frozen=True)
-class Settings:
+class RunSettings:
+    """One request's settings, read and made usable."""
+
     model_name: str
     precisions: list[str]
     devices: list[str]
@@ -70,31 +75,26 @@ class Settings:
     notes: list[Message]  # what was changed to make the settings usable
 
 
-def read_settings(model_name, precisions, devices, batch_size, matmul_size, budget_s) -> Settings:
+def _listed(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+def read_settings(model_name, precisions, devices, batch_size, matmul_size, budget_s) -> RunSettings:
     """The settings to run with, and a note for every value that had to change; a Problem when no
     precision is chosen."""
     notes: list[Message] = []
-
-    def keep(pair):
-        value, note = pair
-        if note is not None:
-            notes.append(note)
-        return value
-
-    model_name = keep(values.choice(model_name, zoo.cnn_names(), zoo.DEFAULT_CNN, TEXT.msg("label_model")))
-    chosen = [p for p in PRECISIONS if p in (precisions if isinstance(precisions, (list, tuple)) else [])]
+    model_name = SETTINGS["model_name"].take(model_name, notes)
+    chosen = [p for p in PRECISIONS if p in _listed(precisions)]
     if not chosen:
         raise TEXT.problem("no_precision")
-    present = hardware.devices()
-    wanted = [d for d in present if d in (devices if isinstance(devices, (list, tuple)) else [])]
+    wanted = [d for d in hardware.devices() if d in _listed(devices)]
     if not wanted:
         wanted = ["cpu"]
         notes.append(TEXT.msg("no_device_chosen"))
-    batch = keep(values.clamp(batch_size, *BATCH_RANGE, DEFAULT_BATCH, TEXT.msg("label_batch"), integer=True))
-    size = keep(values.clamp(matmul_size, MATMUL_SIZES[0], MATMUL_SIZES[-1], DEFAULT_MATMUL, TEXT.msg("label_matmul"),
-                             integer=True))
-    budget = keep(values.clamp(budget_s, *BUDGET_RANGE, DEFAULT_BUDGET_S, TEXT.msg("label_budget")))
-    return Settings(model_name, chosen, wanted, batch, size, budget, notes)
+    batch = SETTINGS["batch_size"].take(batch_size, notes)
+    size = SETTINGS["matmul_size"].take(matmul_size, notes)
+    budget = SETTINGS["budget_s"].take(budget_s, notes)
+    return RunSettings(model_name, chosen, wanted, batch, size, budget, notes)
 
 
 # ---------------------------------------------------------------- 2. the images
@@ -115,92 +115,6 @@ def image_batch(n: int) -> list[Image.Image]:
     while len(variants) < n:
         variants += [ImageOps.mirror(v) for v in variants[len(photos) * 2:]]
     return variants[:n]
-
-
-# ---------------------------------------------------------------- 3. the model and the matmul in each precision
-
-
-class FP8Weight(torch.nn.Module):
-    """A layer's weight kept as FP8 E4M3 numbers and one scale, turned back into BF16 each time the layer
-    runs (a torch parametrization: `original0` is the FP8 tensor, `original1` the scale)."""
-
-    def forward(self, stored: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-        return stored.to(scale.dtype) * scale
-
-    def right_inverse(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # One scale per tensor maps its largest weight onto E4M3's largest number (448).
-        scale = weight.detach().float().abs().amax().clamp(min=1e-12) / E4M3.max
-        return (weight.detach().float() / scale).to(torch.float8_e4m3fn), scale.to(weight.dtype)
-
-
-def fp8_weight_model(model: torch.nn.Module) -> torch.nn.Module:
-    """A BF16 copy whose conv/linear weights are stored in FP8 E4M3.
-
-    PyTorch has no FP8 convolution, so a CNN can only keep its weights in FP8: each layer turns them
-    back into BF16 just before it runs. This shows FP8's memory saving and its accuracy cost."""
-    model = copy.deepcopy(model).to(torch.bfloat16)
-    for module in list(model.modules()):
-        weight = getattr(module, "weight", None)
-        if isinstance(weight, torch.nn.Parameter) and weight.ndim >= 2:
-            parametrize.register_parametrization(module, "weight", FP8Weight())
-    return model
-
-
-def _quantize_dynamic(model: torch.nn.Module) -> torch.nn.Module:
-    from torch.ao.quantization import quantize_dynamic
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization is marked deprecated in favour of torchao
-        return quantize_dynamic(copy.deepcopy(model).cpu(), {torch.nn.Linear}, dtype=torch.qint8)
-
-
-def cnn_for(model32: torch.nn.Module, precision: str) -> tuple[torch.nn.Module, torch.dtype]:
-    """The FP32 model in another precision, and the dtype its input must have."""
-    if precision == "fp32":
-        return model32, torch.float32
-    if precision in ("fp16", "bf16"):
-        dtype = torch.float16 if precision == "fp16" else torch.bfloat16
-        return copy.deepcopy(model32).to(dtype), dtype
-    if precision == "int8":
-        return _quantize_dynamic(model32), torch.float32
-    if precision == "fp8":
-        return fp8_weight_model(model32), torch.bfloat16
-    raise ValueError(precision)
-
-
-def weight_bytes(model: torch.nn.Module) -> int:
-    """Bytes of the weights, including the INT8 weights packed inside dynamically quantised Linear layers
-    (they are not parameters: their `weight()` and `bias()` methods give them)."""
-    from torch.ao.nn.quantized import dynamic as quantized_dynamic
-
-    total = models.model_bytes(model)
-    for module in model.modules():
-        if isinstance(module, quantized_dynamic.Linear):
-            for tensor in (module.weight(), module.bias()):
-                if tensor is not None:
-                    total += tensor.numel() * tensor.element_size()
-    return total
-
-
-def matmul_for(a: torch.Tensor, b: torch.Tensor, precision: str, device: torch.device) -> Callable[[], torch.Tensor]:
-    """A function computing a @ b in this precision on this device (inputs converted beforehand)."""
-    if precision in ("fp32", "fp16", "bf16"):
-        dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
-        a_, b_ = a.to(device=device, dtype=dtype), b.to(device=device, dtype=dtype)
-        return lambda: a_ @ b_
-    if precision == "int8":
-        linear = torch.nn.Linear(b.shape[0], b.shape[1], bias=False)
-        with torch.no_grad():
-            linear.weight.copy_(b.t())
-        quantised = _quantize_dynamic(torch.nn.Sequential(linear))
-        return lambda: quantised(a)
-    if precision == "fp8":
-        scale_a = (a.abs().amax() / E4M3.max).to(device)
-        scale_b = (b.abs().amax() / E4M3.max).to(device)
-        a8 = (a.to(device) / scale_a).to(torch.float8_e4m3fn)
-        b8 = (b.to(device) / scale_b).to(torch.float8_e4m3fn).t().contiguous().t()  # column-major
-        return lambda: hardware.scaled_mm_fp8(a8, b8, scale_a, scale_b)
-    raise ValueError(precision)
 
 
 # ---------------------------------------------------------------- 4. the rows
@@ -270,12 +184,6 @@ class _OutOfTime(Exception):
     def __init__(self, done: int, total: int, seconds: float):
         super().__init__(f"{done}/{total} layers in {seconds:.1f} s")
         self.done, self.total, self.seconds = done, total, seconds
-
-
-def layers(model: torch.nn.Module) -> list[torch.nn.Module]:
-    """The modules that compute, in order: leaves, and layers whose weight is an FP8 parametrization."""
-    return [m for m in model.modules() if not isinstance(m, FP8Weight)
-            and (parametrize.is_parametrized(m) or next(m.children(), None) is None)]
 
 
 def _budget_guard(model: torch.nn.Module, clock: _Clock) -> Callable[[], None]:
@@ -451,9 +359,75 @@ def _failed(exc: BaseException) -> Message:
 # ---------------------------------------------------------------- the whole comparison
 
 
+@dataclasses.dataclass
+class _Job:
+    """One comparison under way: what every row is measured on and compared with, and the time budget."""
+
+    batch: torch.Tensor  # the images, preprocessed for the CNN
+    reference: torch.Tensor  # the CNN's FP32 outputs on the CPU: the yardstick for every row
+    matmul_size: int
+    matmul_refs: dict[int, torch.Tensor]  # FP32 products on the CPU, by matrix size
+    repeats: int
+    clock: _Clock
+    probe: dict[str, float]  # the CPU's measured GFLOP/s per 16-bit precision
+
+
+def _load(model_name: str | None, batch_size: int, tiny: bool | None, progress: Progress | None):
+    """(the CNN in FP32 on the CPU, the fallback note or None, the batch, FP32's outputs on it, seconds taken).
+
+    Loading comes first and is not timed against the budget: the loader keeps the model, so only the
+    first run on a fresh server pays for it, and the budget is for the measurements."""
+    started = time.perf_counter()
+    if progress is not None:
+        progress(0.0, TEXT.msg("progress_loading"))
+    cnn_cpu, fallback_note = zoo.load_cnn(model_name, device="cpu", tiny=tiny)
+    fallback = TEXT.msg("fallback", wanted=model_name or zoo.DEFAULT_CNN, used=cnn_cpu.name) if fallback_note else None
+    batch = torch.cat([cnn_cpu.preprocess(img).float().cpu() for img in image_batch(batch_size)])
+    with torch.inference_mode():
+        reference = cnn_cpu.model(batch).float()
+    return cnn_cpu, fallback, batch, reference, time.perf_counter() - started
+
+
+def _row(workload: str, precision: str, device: torch.device, model32, job: _Job, one_fp32: float | None) -> Row:
+    """One workload timed in one precision, or skipped: when the budget is over, or when (from FP32's time
+    per image) this precision could not finish in what is left."""
+    need = _estimate_one_image(one_fp32, precision, device, job.probe) if workload == "cnn" else None
+    if job.clock.left() <= 0:
+        return _skipped(str(device), precision, workload, TEXT.msg("skipped_budget"))
+    if need is not None and need * 1.5 > job.clock.left():
+        return _skipped(str(device), precision, workload, TEXT.msg("skipped_estimate", seconds=f"{need:.0f}"))
+    try:
+        if workload == "cnn":
+            return _run_cnn(model32, precision, device, job.batch, job.reference, job.repeats, job.clock)
+        return _run_matmul(precision, device, job.matmul_size, job.matmul_refs, job.repeats, job.clock)
+    except (RuntimeError, NotImplementedError, TypeError) as exc:  # a kernel missing in this build
+        return Row(str(device), precision, workload, "unsupported", _failed(exc))
+
+
+def _device_rows(device: torch.device, model32, precisions: list[str], reasons: dict, job: _Job) -> list[Row]:
+    """Every (precision, workload) row of one device, in RUN_ORDER (slow precisions last)."""
+    rows: list[Row] = []
+    one_fp32: float | None = None  # FP32's seconds per image here, once measured
+    for precision in sorted(precisions, key=RUN_ORDER.index):
+        reason = reasons[(str(device), precision)]
+        for workload in WORKLOADS:
+            if reason is not None:
+                rows.append(Row(str(device), precision, workload, "unsupported", reason))
+                continue
+            job.clock.tell(TEXT.msg("progress_row", device=device.type.upper(), precision=PRECISION_LABEL[precision],
+                                    workload=TEXT.msg(f"workload_{workload}")))
+            row = _row(workload, precision, device, model32, job, one_fp32)
+            if workload == "cnn" and precision == "fp32" and row.status == "ok":
+                one_fp32 = row.latency_ms / 1000 / row.items
+            rows.append(row)
+            job.clock.tasks_left -= 1
+    return rows
+
+
 def compare(model_name: str | None = None, devices: list[str] | None = None, precisions: list[str] | None = None,
-            batch_size: int = DEFAULT_BATCH, matmul_size: int = DEFAULT_MATMUL, budget_s: float = DEFAULT_BUDGET_S,
-            repeats: int = DEFAULT_REPEATS, progress: Progress | None = None, tiny: bool | None = None,
+            batch_size: int = SETTINGS["batch_size"].default, matmul_size: int = SETTINGS["matmul_size"].default,
+            budget_s: float = SETTINGS["budget_s"].default, repeats: int = DEFAULT_REPEATS,
+            progress: Progress | None = None, tiny: bool | None = None,
             settings_notes: list[Message] | None = None) -> CompareResult:
     """Run the CNN and the matmul in each precision on each device, within budget_s seconds.
 
@@ -464,52 +438,16 @@ def compare(model_name: str | None = None, devices: list[str] | None = None, pre
     chosen = [present[d] for d in (devices or list(present)) if d in present] or [torch.device("cpu")]
     reasons = {(str(d), p): hardware.support(d, p) for d in chosen for p in precisions}
     tasks = sum(len(WORKLOADS) for reason in reasons.values() if reason is None)
-    # Loading comes first and is not timed against the budget: the loader keeps the model, so only the
-    # first run on a fresh server pays for it, and the budget is for the measurements.
-    started = time.perf_counter()
-    if progress is not None:
-        progress(0.0, TEXT.msg("progress_loading"))
-    cnn_cpu, fallback_note = zoo.load_cnn(model_name, device="cpu", tiny=tiny)
-    fallback = TEXT.msg("fallback", wanted=model_name or zoo.DEFAULT_CNN, used=cnn_cpu.name) if fallback_note else None
-    batch = torch.cat([cnn_cpu.preprocess(img).float().cpu() for img in image_batch(batch_size)])
-    with torch.inference_mode():
-        reference = cnn_cpu.model(batch).float()  # FP32 on the CPU: the yardstick for every row
-    load_s = time.perf_counter() - started
+    cnn_cpu, fallback, batch, reference, load_s = _load(model_name, batch_size, tiny, progress)
     clock = _Clock(budget_s, tasks + 1, progress)
     clock.tell(TEXT.msg("progress_probe"))
     probe = hardware.cpu_probe()
     clock.tasks_left -= 1
+    job = _Job(batch, reference, matmul_size, {}, repeats, clock, probe)
     rows: list[Row] = []
-    matmul_refs: dict[int, torch.Tensor] = {}
     for device in chosen:
         model32 = cnn_cpu.model if device.type == "cpu" else zoo.load_cnn(model_name, device=device, tiny=tiny)[0].model
-        one_fp32: float | None = None
-        for precision in sorted(precisions, key=RUN_ORDER.index):
-            reason = reasons[(str(device), precision)]
-            for workload in WORKLOADS:
-                if reason is not None:
-                    rows.append(Row(str(device), precision, workload, "unsupported", reason))
-                    continue
-                clock.tell(TEXT.msg("progress_row", device=device.type.upper(), precision=PRECISION_LABEL[precision],
-                                    workload=TEXT.msg(f"workload_{workload}")))
-                need = _estimate_one_image(one_fp32, precision, device, probe) if workload == "cnn" else None
-                if clock.left() <= 0:
-                    rows.append(_skipped(str(device), precision, workload, TEXT.msg("skipped_budget")))
-                elif need is not None and need * 1.5 > clock.left():
-                    rows.append(_skipped(str(device), precision, workload,
-                                         TEXT.msg("skipped_estimate", seconds=f"{need:.0f}")))
-                else:
-                    try:
-                        if workload == "cnn":
-                            row = _run_cnn(model32, precision, device, batch, reference, repeats, clock)
-                            if precision == "fp32" and row.status == "ok":
-                                one_fp32 = row.latency_ms / 1000 / row.items
-                        else:
-                            row = _run_matmul(precision, device, matmul_size, matmul_refs, repeats, clock)
-                        rows.append(row)
-                    except (RuntimeError, NotImplementedError, TypeError) as exc:  # a kernel missing in this build
-                        rows.append(Row(str(device), precision, workload, "unsupported", _failed(exc)))
-                clock.tasks_left -= 1
+        rows += _device_rows(device, model32, precisions, reasons, job)
     device_order = [str(d) for d in chosen]
     rows.sort(key=lambda r: (device_order.index(r.device), PRECISIONS.index(r.precision), r.workload))
     clock.tell(TEXT.msg("progress_done"))

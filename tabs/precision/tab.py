@@ -10,7 +10,6 @@ from __future__ import annotations
 import gradio as gr
 
 from core import components, events
-from core.zoo import cnn as zoo
 from tabs.precision import compare, compute, hardware, view
 from tabs.precision.text import TEXT
 
@@ -57,17 +56,17 @@ def build(page) -> None:
             bits_html = gr.HTML(elem_id="precision-bits")
             spacing = gr.Plot(label=TEXT.ui("spacing"), elem_id="precision-spacing")
         with gr.Tab(TEXT.ui("compare_tab"), id="precision-compare", elem_id="precision-compare"):
+            settings = compare.SETTINGS
             with gr.Row():
-                model = components.Dropdown(zoo.cnn_names(), value=zoo.DEFAULT_CNN, label=TEXT.ui("model"))
+                model = components.control(settings["model_name"], widget="dropdown", label=TEXT.ui("model"))
                 precisions = components.CheckboxGroup([(compare.PRECISION_LABEL[p], p) for p in compare.PRECISIONS],
                                                       value=compare.PRECISIONS, label=TEXT.ui("precisions"))
                 devices = components.CheckboxGroup(device_names, value=device_names, label=TEXT.ui("devices"))
             with gr.Row():
-                batch = components.Slider(*compare.BATCH_RANGE, value=compare.DEFAULT_BATCH, step=1,
-                                          label=TEXT.ui("batch"), elem_id="precision-batch")
-                matmul = components.Dropdown(compare.MATMUL_SIZES, value=compare.DEFAULT_MATMUL, label=TEXT.ui("matmul"))
-                budget = components.Slider(5, 120, value=compare.DEFAULT_BUDGET_S, step=5, label=TEXT.ui("budget"),
-                                           elem_id="precision-budget")
+                batch = components.control(settings["batch_size"], label=TEXT.ui("batch"), elem_id="precision-batch")
+                matmul = components.control(settings["matmul_size"], widget="dropdown", choices=compare.MATMUL_SIZES,
+                                            label=TEXT.ui("matmul"))
+                budget = components.control(settings["budget_s"], label=TEXT.ui("budget"), elem_id="precision-budget")
             run = gr.Button(TEXT.ui("run"), variant="primary", elem_id="precision-run")
             chart = gr.Plot(label=TEXT.ui("chart"), elem_id="precision-chart")
             gr.Markdown(TEXT.ui("notes_heading"))

@@ -25,9 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core import memory, text
-from core.values import choice, clamp
-from tabs.nn_types import compute as digits_lesson  # the digits, the seeded start, the training loop
+from core import digits, memory, text, values
 from tabs.resnet_skip.text import TEXT
 
 WIDTH = 32
@@ -39,43 +37,34 @@ BATCH_SIZE = 64
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 VARIANTS = ("plain", "residual")
 
-LIMITS = {
-    "depth": (5, 50, 30),
-    "seed": (0, 10_000, 0),
-    "epochs": (1, 30, 10),
-}
+# Every number and choice a student (or an API caller) sets in this tab, declared once.
+SETTINGS = values.settings(
+    values.Setting("depth", TEXT.msg("name_depth"), default=30, low=5, high=50, integer=True),
+    values.Setting("activation", TEXT.msg("name_activation"), default="sigmoid", choices=tuple(ACTIVATIONS)),
+    values.Setting("batch_norm", TEXT.msg("name_batch_norm"), default=False, choices=(False, True)),
+    values.Setting("seed", TEXT.msg("name_seed"), default=0, low=0, high=10_000, integer=True),
+    values.Setting("epochs", TEXT.msg("name_epochs"), default=10, low=1, high=30, integer=True),
+)
 
 
 @dataclasses.dataclass(frozen=True)
-class Settings:
+class Networks:
+    """What both networks of one request are built from (the training's settings but the epochs)."""
+
     depth: int
     activation: str
     batch_norm: bool
     seed: int
 
 
-def read_settings(depth, activation, batch_norm, seed) -> tuple[Settings, list[text.Message]]:
-    """Settings from controls or an API call: numbers clamped, an unknown activation replaced, with notes."""
+def read_networks(depth, activation, batch_norm, seed) -> tuple[Networks, list[text.Message]]:
+    """The networks' settings from controls or an API call: numbers clamped, unknown choices replaced, with notes."""
     notes: list[text.Message] = []
-    values = {}
-    for name, value in (("depth", depth), ("seed", seed)):
-        low, high, default = LIMITS[name]
-        used, note = clamp(value, low, high, default, TEXT.msg(f"name_{name}"), integer=True)
-        values[name] = int(used)
-        if note is not None:
-            notes.append(note)
-    activation, note = choice(activation, list(ACTIVATIONS), "sigmoid", TEXT.msg("name_activation"))
-    if note is not None:
-        notes.append(note)
-    return Settings(values["depth"], activation, bool(batch_norm), values["seed"]), notes
-
-
-def read_epochs(epochs, notes: list[text.Message]) -> int:
-    low, high, default = LIMITS["epochs"]
-    used, note = clamp(epochs, low, high, default, TEXT.msg("name_epochs"), integer=True)
-    if note is not None:
-        notes.append(note)
-    return int(used)
+    depth = SETTINGS["depth"].take(depth, notes)
+    seed = SETTINGS["seed"].take(seed, notes)
+    activation = SETTINGS["activation"].take(activation, notes)
+    batch_norm = bool(SETTINGS["batch_norm"].take(batch_norm, notes))
+    return Networks(depth, activation, batch_norm, seed), notes
 
 
 # ---------------------------------------------------------------- the two networks
@@ -95,13 +84,13 @@ class Block(nn.Module):
 
 
 class DeepNet(nn.Module):
-    def __init__(self, settings: Settings, residual: bool, width: int = WIDTH):
+    def __init__(self, settings: Networks, residual: bool, width: int = WIDTH):
         super().__init__()
         self.residual = residual
-        self.stem = nn.Linear(digits_lesson.N_PIXELS, width)
+        self.stem = nn.Linear(digits.N_PIXELS, width)
         self.blocks = nn.ModuleList(Block(width, settings.activation, settings.batch_norm)
                                     for _ in range(settings.depth))
-        self.head = nn.Linear(width, digits_lesson.N_CLASSES)
+        self.head = nn.Linear(width, digits.N_CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.stem(x)
@@ -114,15 +103,15 @@ class DeepNet(nn.Module):
         return [self.stem.weight] + [block.linear.weight for block in self.blocks] + [self.head.weight]
 
 
-def build(settings: Settings, residual: bool) -> DeepNet:
+def build(settings: Networks, residual: bool) -> DeepNet:
     """The network with its seeded start: plain and residual get the very same starting weights."""
     net = DeepNet(settings, residual)
-    return digits_lesson.seeded_init_(net, digits_lesson.generator(settings.seed, 10))
+    return digits.seeded_init_(net, digits.generator(settings.seed, 10))
 
 
-def gradient_batch(split: digits_lesson.Split, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def gradient_batch(split: digits.Split, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """GRADIENT_BATCH training digits picked by the seed."""
-    idx = torch.randperm(len(split.y_train), generator=digits_lesson.generator(seed, 11))[:GRADIENT_BATCH]
+    idx = torch.randperm(len(split.y_train), generator=digits.generator(seed, 11))[:GRADIENT_BATCH]
     return split.x_train[idx], split.y_train[idx]
 
 
@@ -143,7 +132,7 @@ def layer_gradient_norms(net: DeepNet, x: torch.Tensor, y: torch.Tensor) -> tupl
 
 @dataclasses.dataclass(frozen=True)
 class Gradients:
-    settings: Settings
+    settings: Networks
     plain: np.ndarray  # (depth + 2,) norms, input layer first
     residual: np.ndarray
     plain_loss: float
@@ -162,15 +151,15 @@ class Gradients:
         return float(norms[0] / norms[-1])
 
 
-def _gradients(settings: Settings) -> Gradients:
-    x, y = gradient_batch(digits_lesson.split_digits(settings.seed), settings.seed)
+def _gradients(settings: Networks) -> Gradients:
+    x, y = gradient_batch(digits.split_digits(settings.seed), settings.seed)
     plain, plain_loss = layer_gradient_norms(build(settings, residual=False), x, y)
     residual, residual_loss = layer_gradient_norms(build(settings, residual=True), x, y)
     return Gradients(settings, plain, residual, plain_loss, residual_loss, len(y))
 
 
 def gradient_norms(depth=30, activation="sigmoid", batch_norm=False, seed=0) -> Gradients:
-    settings, notes = read_settings(depth, activation, batch_norm, seed)
+    settings, notes = read_networks(depth, activation, batch_norm, seed)
     return dataclasses.replace(_gradients(settings), notes=tuple(notes))
 
 
@@ -179,10 +168,10 @@ def gradient_norms(depth=30, activation="sigmoid", batch_norm=False, seed=0) -> 
 
 @dataclasses.dataclass(frozen=True)
 class TrainingResult:
-    settings: Settings
+    settings: Networks
     epochs: int  # asked for
     epochs_run: int  # run (fewer when the time budget ended the training)
-    history: dict[str, list[digits_lesson.EpochStats]]  # variant -> one entry per epoch
+    history: dict[str, list[digits.EpochStats]]  # variant -> one entry per epoch
     seconds: dict[str, float]
     parameters: int  # the same for both (the skip connection has no weights)
     n_train: int
@@ -201,22 +190,22 @@ class TrainingResult:
         return not np.isfinite(self.history[variant][-1].train_loss)
 
 
-def _train_both(settings: Settings, epochs: int, budget_s: float | None) -> TrainingResult:
+def _train_both(settings: Networks, epochs: int, budget_s: float | None) -> TrainingResult:
     """Both networks, epoch by epoch side by side (the same number of epochs even if the budget ends it)."""
-    split = digits_lesson.split_digits(settings.seed)
+    split = digits.split_digits(settings.seed)
     nets, trainers = {}, {}
     for variant in VARIANTS:
         nets[variant] = build(settings, residual=variant == "residual")
         optimizer = torch.optim.SGD(nets[variant].parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
-        trainers[variant] = digits_lesson.epoch_by_epoch(nets[variant], split, optimizer,
-                                                         digits_lesson.generator(settings.seed, 12), BATCH_SIZE)
-    side = digits_lesson.train_side_by_side(trainers, epochs, budget_s)
-    notes = (digits_lesson.time_budget_note(side, epochs, budget_s),) if side.out_of_time else ()
+        trainers[variant] = digits.epoch_by_epoch(nets[variant], split, optimizer, digits.generator(settings.seed, 12),
+                                                  BATCH_SIZE)
+    side = digits.train_side_by_side(trainers, epochs, budget_s)
     return TrainingResult(settings, epochs, side.rounds, side.histories, side.seconds,
-                          digits_lesson.count_parameters(nets["plain"]), len(split.y_train), len(split.y_val), notes)
+                          digits.count_parameters(nets["plain"]), len(split.y_train), len(split.y_val),
+                          digits.time_budget_notes(side, epochs, budget_s))
 
 
-TRAINING_BUDGET_S = digits_lesson.TRAINING_BUDGET_S
+TRAINING_BUDGET_S = digits.TRAINING_BUDGET_S
 # Deterministic per settings when complete: kept for every language and student. A run the time budget
 # cut short depends on the machine's load and is not kept.
 RUNS = memory.Store("resnet_skip.training", size=memory.nbytes, max_entries=64)
@@ -225,7 +214,7 @@ RUNS = memory.Store("resnet_skip.training", size=memory.nbytes, max_entries=64)
 def train_both(depth=30, activation="sigmoid", batch_norm=False, seed=0, epochs=10,
                budget_s: float | None = TRAINING_BUDGET_S) -> TrainingResult:
     """Train the plain and the residual network on the digits. budget_s=None: no time limit."""
-    settings, notes = read_settings(depth, activation, batch_norm, seed)
-    epochs = read_epochs(epochs, notes)
-    result = digits_lesson.kept_when_complete(RUNS, (settings, epochs), lambda: _train_both(settings, epochs, budget_s))
+    settings, notes = read_networks(depth, activation, batch_norm, seed)
+    epochs = SETTINGS["epochs"].take(epochs, notes)
+    result = digits.kept_when_complete(RUNS, (settings, epochs), lambda: _train_both(settings, epochs, budget_s))
     return dataclasses.replace(result, notes=tuple(notes) + result.notes)

@@ -5,6 +5,7 @@ import gradio as gr
 
 from core import components, events
 from tabs.resnet_skip import compute, view
+from tabs.resnet_skip.compute import SETTINGS
 from tabs.resnet_skip.text import TEXT
 
 
@@ -37,14 +38,13 @@ def build(page) -> None:
     ui = TEXT.ui
     gr.Markdown(ui("setup_h"))
     with gr.Row(equal_height=True):
-        low, high, default = compute.LIMITS["depth"]
-        depth = components.Slider(low, high, value=default, step=1, label=ui("depth"), elem_id="resnet-skip-depth")
-        activation = components.Radio([(ui(f"act_{name}"), name) for name in compute.ACTIVATIONS], value="sigmoid",
-                                      label=ui("activation"), elem_id="resnet-skip-activation")
-        batch_norm = gr.Checkbox(False, label=ui("batch_norm"), elem_id="resnet-skip-bn")
-        low, high, default = compute.LIMITS["seed"]
-        seed = components.Number(default, precision=0, minimum=low, maximum=high, label=ui("seed"),
-                                 elem_id="resnet-skip-seed")
+        depth = components.control(SETTINGS["depth"], label=ui("depth"), elem_id="resnet-skip-depth")
+        activation = components.control(SETTINGS["activation"], choices=[(ui(f"act_{name}"), name)
+                                                                         for name in SETTINGS["activation"].choices],
+                                        label=ui("activation"), elem_id="resnet-skip-activation")
+        # A checkbox (not one of `components.control`'s widgets): on or off, from the same declaration.
+        batch_norm = gr.Checkbox(SETTINGS["batch_norm"].default, label=ui("batch_norm"), elem_id="resnet-skip-bn")
+        seed = components.control(SETTINGS["seed"], widget="number", label=ui("seed"), elem_id="resnet-skip-seed")
     gr.Markdown(ui("gradients_h"))
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):
@@ -53,8 +53,7 @@ def build(page) -> None:
             gradient_text = gr.Markdown(elem_id="resnet-skip-gradients-text")
     gr.Markdown(ui("training_h"))
     with gr.Row(equal_height=True):
-        low, high, default = compute.LIMITS["epochs"]
-        epochs = components.Slider(low, high, value=default, step=1, label=ui("epochs"), elem_id="resnet-skip-epochs")
+        epochs = components.control(SETTINGS["epochs"], label=ui("epochs"), elem_id="resnet-skip-epochs")
         train = gr.Button(ui("train"), variant="primary", elem_id="resnet-skip-train")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2):

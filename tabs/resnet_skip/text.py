@@ -43,6 +43,7 @@ TEXT = text.table("resnet_skip", {
     "name_seed": ("시드", "seed"),
     "name_epochs": ("에포크 수", "epochs"),
     "name_activation": ("활성화 함수", "activation"),
+    "name_batch_norm": ("배치 정규화", "batch norm"),
 
     # ---- the view
     "variant_plain": ("일반", "plain"),

@@ -11,8 +11,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from tabs.resnet_skip.compute import (BATCH_SIZE, LEARNING_RATE, MOMENTUM, VARIANTS, Gradients, Settings,
-                                         TrainingResult)
+from tabs.resnet_skip.compute import (BATCH_SIZE, LEARNING_RATE, MOMENTUM, VARIANTS, Gradients, Networks,
+                                      TrainingResult)
 from tabs.resnet_skip.text import TEXT
 
 COLOURS = {"plain": "#dc2626", "residual": "#2563eb"}
@@ -23,7 +23,7 @@ def _notes(notes, lang: str) -> str:
     return "".join(f"\n\n> ⚠️ {note.say(lang)}" for note in notes)
 
 
-def _settings_words(settings: Settings, lang: str) -> dict:
+def _settings_words(settings: Networks, lang: str) -> dict:
     return dict(depth=settings.depth, activation=TEXT.say(lang, f"act_{settings.activation}"),
                 bn=TEXT.say(lang, "with_bn") if settings.batch_norm else "")
 

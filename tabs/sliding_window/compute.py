@@ -1,7 +1,8 @@
 """Sliding window, stride, padding, pooling: the window's every position, computed as the lesson says.
 
 Read top to bottom:
-1. the setting: sizes clamped into range (API callers can send anything), operation, input and kernel;
+1. the settings, declared once (SETTINGS): sizes clamped into range (API callers can send anything),
+   operation, input and kernel;
 2. the input grid (random digits, a shrunken photo, or typed numbers) and the kernel (named or typed);
 3. `slide`: the window visits every position row by row; at each one, the products (convolution) or the
    values (pooling) under it, and the one output number they give;
@@ -27,24 +28,34 @@ from tabs.sliding_window.text import TEXT
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "assets" / "examples"
 
-# Control ranges: the sliders keep to these, the API can send anything, so everything is clamped.
-RANGES = {
-    "height": (3, 16), "width": (3, 16), "kernel_size": (1, 7), "stride": (1, 4),
-    "padding": (0, 3), "dilation": (1, 3), "seed": (0, 2**31 - 1),
-}
-DEFAULTS = {"height": 5, "width": 5, "kernel_size": 3, "stride": 1, "padding": 0, "dilation": 1, "seed": 0}
 OPERATIONS = ("conv", "max", "avg")
 SOURCES = ("random", "photo", "typed")
 KERNELS = ("identity", "box", "sharpen", "sobel_x", "sobel_y", "laplacian", "typed")
+# The settings a student (or the teacher, for the whole class) sets. The sliders keep to these ranges; the API
+# can send anything, so every number is clamped with a note. An uploaded photo or a typed table is no setting.
+SETTINGS = values.settings(
+    values.Setting("height", TEXT.msg("name_height"), default=5, low=3, high=16, integer=True),
+    values.Setting("width", TEXT.msg("name_width"), default=5, low=3, high=16, integer=True),
+    values.Setting("kernel_size", TEXT.msg("name_kernel_size"), default=3, low=1, high=7, integer=True),
+    values.Setting("stride", TEXT.msg("name_stride"), default=1, low=1, high=4, integer=True),
+    values.Setting("padding", TEXT.msg("name_padding"), default=0, low=0, high=3, integer=True),
+    values.Setting("dilation", TEXT.msg("name_dilation"), default=1, low=1, high=3, integer=True),
+    values.Setting("operation", TEXT.msg("name_operation"), default="conv", choices=OPERATIONS),
+    values.Setting("source", TEXT.msg("name_source"), default="random", choices=SOURCES),
+    values.Setting("seed", TEXT.msg("name_seed"), default=0, low=0, high=2**31 - 1, integer=True),
+    values.Setting("kernel_name", TEXT.msg("name_kernel"), default="box", choices=KERNELS),
+)
 MAX_TYPED_ABS = 1e6  # typed values beyond this are refused (products would lose meaning / overflow)
 PHOTO_SIDE = 320  # the "on a real photo" panel works on the photo at this long side
 
 
-# ---------------------------------------------------------------- 1. the setting
+# ---------------------------------------------------------------- 1. the settings
 
 
 @dataclass
-class Setting:
+class Setup:
+    """One request's settings, read through SETTINGS (the names and order of its fields are theirs)."""
+
     height: int
     width: int
     kernel_size: int
@@ -58,32 +69,25 @@ class Setting:
     notes: list[Message] = field(default_factory=list)  # what was changed to make the setting valid
 
 
-def _whole(value, name: str, notes: list[Message]) -> int:
-    low, high = RANGES[name]
-    used, note = values.clamp(value, low, high, DEFAULTS[name], TEXT.msg(f"name_{name}"), integer=True)
-    if note is not None:
-        notes.append(note)
-    return int(used)
-
-
-def _one_of(value, allowed: tuple[str, ...], what: str) -> str:
-    if value not in allowed:
-        raise TEXT.problem("unknown_choice", what=TEXT.msg(f"name_{what}"), value=repr(value),
-                           allowed=", ".join(allowed))
+def _one_of(setting: values.Setting, value) -> str:
+    """A choice must exist: an unknown operation, source or kernel is refused, not swapped for another one
+    (the animation would show an operation nobody asked for)."""
+    if value not in setting.choices:
+        raise TEXT.problem("unknown_choice", what=setting.label, value=repr(value), allowed=", ".join(setting.choices))
     return value
 
 
-def read_setting(height=5, width=5, kernel_size=3, stride=1, padding=0, dilation=1, operation="conv",
-                 source="random", seed=0, kernel_name="box") -> Setting:
+def read_setting(**given) -> Setup:
+    """The settings named in `given` (in the order given, for the order of the notes), the others at their
+    defaults: numbers clamped into range with a note, choices checked."""
     notes: list[Message] = []
-    return Setting(
-        height=_whole(height, "height", notes), width=_whole(width, "width", notes),
-        kernel_size=_whole(kernel_size, "kernel_size", notes), stride=_whole(stride, "stride", notes),
-        padding=_whole(padding, "padding", notes), dilation=_whole(dilation, "dilation", notes),
-        operation=_one_of(operation, OPERATIONS, "operation"), source=_one_of(source, SOURCES, "source"),
-        seed=_whole(0 if seed is None else seed, "seed", notes),
-        kernel_name=_one_of(kernel_name, KERNELS, "kernel"), notes=notes,
-    )
+    if given.get("seed", 0) is None:  # an emptied seed box means "the default seed", nothing to note
+        given["seed"] = SETTINGS["seed"].default
+    used = SETTINGS.defaults()
+    for name, value in given.items():
+        setting = SETTINGS[name]
+        used[name] = _one_of(setting, value) if setting.choices else setting.take(value, notes)
+    return Setup(**used, notes=notes)
 
 
 # ---------------------------------------------------------------- 2. the input grid and the kernel
@@ -188,7 +192,7 @@ def named_kernel(name: str, k: int) -> np.ndarray:
     raise ValueError(name)
 
 
-def make_input(st: Setting, photo_choice, photo_upload, input_grid) -> tuple[np.ndarray, np.ndarray | None]:
+def make_input(st: Setup, photo_choice, photo_upload, input_grid) -> tuple[np.ndarray, np.ndarray | None]:
     """(the h x w input grid, the grey photo or None)."""
     if st.source == "random":
         return random_input(st.height, st.width, st.seed), None
@@ -198,7 +202,7 @@ def make_input(st: Setting, photo_choice, photo_upload, input_grid) -> tuple[np.
     return parse_grid(input_grid, st.height, st.width, "input", st.notes), None
 
 
-def make_kernel(st: Setting, kernel_grid) -> np.ndarray:
+def make_kernel(st: Setup, kernel_grid) -> np.ndarray:
     if st.operation != "conv":
         return np.ones((st.kernel_size, st.kernel_size))  # pooling: only the window size matters
     if st.kernel_name == "typed":
@@ -358,7 +362,7 @@ def photo_maps(gray: np.ndarray, kernel: np.ndarray, k: int, s: int, p: int, d: 
 
 @dataclass
 class Result:
-    setting: Setting
+    setting: Setup
     steps: Steps
     max_diff: float  # largest difference from torch over all output cells
     photo: list[PhotoMap]  # the "on a real photo" panel
@@ -367,7 +371,8 @@ class Result:
 def run(height=5, width=5, kernel_size=3, stride=1, padding=0, dilation=1, operation="conv", source="random",
         seed=0, photo_choice="cat.jpg", photo_upload=None, input_grid=None, kernel_name="box",
         kernel_grid=None) -> Result:
-    st = read_setting(height, width, kernel_size, stride, padding, dilation, operation, source, seed, kernel_name)
+    st = read_setting(height=height, width=width, kernel_size=kernel_size, stride=stride, padding=padding,
+                      dilation=dilation, operation=operation, source=source, seed=seed, kernel_name=kernel_name)
     x, gray = make_input(st, photo_choice, photo_upload, input_grid)
     kernel = make_kernel(st, kernel_grid)
     steps = slide(x, kernel, st.stride, st.padding, st.dilation, st.operation)

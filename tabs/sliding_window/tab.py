@@ -41,11 +41,12 @@ def kernel_table(kernel_size, kernel_name, kernel_grid):
 
 
 # Client-side stepping through the animation's frames (no server call): how = back | next | first | last.
+# The slider's `active` is where the animation stands: Plotly writes it back into gd.layout on every frame.
 STEP_JS = """() => {{
   const gd = document.querySelector('#sw-plot .js-plotly-plot');
   if (!gd || !window.Plotly || !gd.layout.meta || !gd.layout.meta.sw_frames) return [];
   const last = gd.layout.meta.sw_frames.length - 1;
-  const now = gd._fullLayout.sliders[0].active || 0;
+  const now = gd.layout.sliders[0].active || 0;
   const goal = {{back: Math.max(0, now - 1), next: Math.min(last, now + 1), first: 0, last: last}}['{how}'];
   window.Plotly.animate(gd, [String(goal)], {{mode: 'immediate', frame: {{duration: 0, redraw: true}},
                                              transition: {{duration: 0}}}});
@@ -53,7 +54,8 @@ STEP_JS = """() => {{
 }}"""
 
 # Gradio's Plotly component calls Plotly.react(data, layout) and drops `frames`; the frames ride in
-# layout.meta and this watcher (run once when the tab renders) hands them to Plotly.addFrames.
+# layout.meta and this watcher (run once when the tab renders) hands them back to Plotly.react as a whole
+# figure, which replaces the frames of the previous figure by these.
 FRAMES_JS = """
 if (!window.__swFramesWatcher) {
   window.__swFramesWatcher = setInterval(() => {
@@ -63,9 +65,7 @@ if (!window.__swFramesWatcher) {
       const meta = gd.layout && gd.layout.meta;
       if (!meta || !meta.sw_frames || gd.__swToken === meta.sw_token) return;
       gd.__swToken = meta.sw_token;
-      const have = (gd._transitionData && gd._transitionData._frames) ? gd._transitionData._frames.length : 0;
-      const gone = have ? P.deleteFrames(gd, [...Array(have).keys()]) : Promise.resolve();
-      Promise.resolve(gone).then(() => P.addFrames(gd, meta.sw_frames)).then(() => {
+      P.react(gd, {data: gd.data, layout: gd.layout, frames: meta.sw_frames}).then(() => {
         gd.dataset.swFrames = String(meta.sw_frames.length);
         gd.dataset.swToken = meta.sw_token;
       });
@@ -74,43 +74,67 @@ if (!window.__swFramesWatcher) {
 }
 """
 
+SLIDERS = {"height": "sw-height", "width": "sw-width", "kernel_size": "sw-k", "stride": "sw-stride",
+           "padding": "sw-padding", "dilation": "sw-dilation"}  # setting: elem_id
 
-def build(page) -> None:
-    ui = TEXT.ui
-    # The animation gets the full width (three grids side by side must read from the back of a room),
-    # with the controls in two rows above it.
+
+def _choices(prefix: str, names) -> list[tuple]:
+    """(label, value) pairs of a choice setting, each label from the text table ("op_conv", "k_box", ...)."""
+    return [(TEXT.ui(f"{prefix}{name}"), name) for name in names]
+
+
+def _setting_controls() -> dict:
+    """The two rows above the animation: operation, kernel and the run button; the six sizes."""
+    ui, settings = TEXT.ui, compute.SETTINGS
     with gr.Row(equal_height=True):
-        operation = components.Radio([(ui("op_conv"), "conv"), (ui("op_max"), "max"), (ui("op_avg"), "avg")],
-                                     value="conv", scale=3, label=ui("operation"), elem_id="sw-operation")
-        kernel_name = components.Dropdown([(ui(f"k_{name}"), name) for name in compute.KERNELS], value="box",
-                                          scale=2, label=ui("kernel"), elem_id="sw-kernel")
-        run = gr.Button(ui("run"), variant="primary", size="lg", scale=1, elem_id="sw-run")
+        controls = {
+            "operation": components.control(settings["operation"], choices=_choices("op_", compute.OPERATIONS),
+                                            scale=3, label=ui("operation"), elem_id="sw-operation"),
+            "kernel_name": components.control(settings["kernel_name"], widget="dropdown",
+                                              choices=_choices("k_", compute.KERNELS), scale=2, label=ui("kernel"),
+                                              elem_id="sw-kernel"),
+            "run": gr.Button(ui("run"), variant="primary", size="lg", scale=1, elem_id="sw-run"),
+        }
     with gr.Row():
-        sliders = {}
-        for name, elem in (("height", "sw-height"), ("width", "sw-width"), ("kernel_size", "sw-k"),
-                           ("stride", "sw-stride"), ("padding", "sw-padding"), ("dilation", "sw-dilation")):
-            low, high = compute.RANGES[name]
-            sliders[name] = components.Slider(low, high, value=compute.DEFAULTS[name], step=1, label=ui(name),
-                                              elem_id=elem, min_width=160)
-    figure, explanation, strip = conv_steps()  # the first picture is in the page from the start
-    plot = gr.Plot(value=figure, label=ui("animation"), elem_id="sw-plot")
+        for name, elem_id in SLIDERS.items():
+            controls[name] = components.control(settings[name], label=ui(name), elem_id=elem_id, min_width=160)
+    return controls
+
+
+def _animation(figure) -> tuple[gr.Plot, dict]:
+    """The animation, its step buttons, and the script that hands it its frames."""
+    plot = gr.Plot(value=figure, label=TEXT.ui("animation"), elem_id="sw-plot")
     with gr.Row():
-        step_buttons = {how: gr.Button(ui(f"step_{how}"), size="md", elem_id=f"sw-step-{how}")
+        step_buttons = {how: gr.Button(TEXT.ui(f"step_{how}"), size="md", elem_id=f"sw-step-{how}")
                         for how in ("first", "back", "next", "last")}
     gr.HTML("", js_on_load=FRAMES_JS, padding=False, elem_id="sw-frames-js")
+    return plot, step_buttons
+
+
+def _input_controls(explanation: str) -> dict:
+    """Where the input values come from (left) and the explanation (right)."""
+    ui, settings = TEXT.ui, compute.SETTINGS
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=320):
-            source = components.Radio([(ui("src_random"), "random"), (ui("src_photo"), "photo"),
-                                       (ui("src_typed"), "typed")], value="random", label=ui("source"),
-                                      elem_id="sw-source")
-            seed = components.Number(value=0, precision=0, minimum=0, label=ui("seed"), elem_id="sw-seed")
+            controls = {
+                "source": components.control(settings["source"], choices=_choices("src_", compute.SOURCES),
+                                             label=ui("source"), elem_id="sw-source"),
+                "seed": components.control(settings["seed"], widget="number", label=ui("seed"), elem_id="sw-seed"),
+            }
             photos = compute.example_photos()
-            photo_choice = components.Dropdown(photos, value="cat.jpg" if "cat.jpg" in photos else photos[0],
-                                               label=ui("photo_choice"), elem_id="sw-photo")
-            photo_upload = components.Image(label=ui("photo_upload"), height=170, sources=["upload", "clipboard"],
-                                            elem_id="sw-upload")
+            first_photo = "cat.jpg" if "cat.jpg" in photos else photos[0]
+            controls["photo_choice"] = components.Dropdown(photos, value=first_photo, label=ui("photo_choice"),
+                                                           elem_id="sw-photo")
+            controls["photo_upload"] = components.Image(label=ui("photo_upload"), height=170,
+                                                        sources=["upload", "clipboard"], elem_id="sw-upload")
         with gr.Column(scale=2):
-            explain = gr.Markdown(explanation, elem_id="sw-explain", elem_classes=["formula-box"])
+            controls["explain"] = gr.Markdown(explanation, elem_id="sw-explain", elem_classes=["formula-box"])
+    return controls
+
+
+def _typed_tables() -> dict:
+    """The two tables to type values into, each with its 'copy the current one' button."""
+    ui = TEXT.ui
     with gr.Accordion(ui("input_grid"), open=False):
         input_grid = gr.Dataframe(value=compute.random_input(5, 5, 0).astype(int).tolist(), datatype="number",
                                   interactive=True, label=ui("input_grid"), elem_id="sw-input-grid")
@@ -119,22 +143,38 @@ def build(page) -> None:
         kernel_grid = gr.Dataframe(value=kernel_table(3, "box", None), datatype="number", interactive=True,
                                    label=ui("kernel_grid"), elem_id="sw-kernel-grid")
         copy_kernel = gr.Button(ui("copy_kernel"), size="sm")
-    gr.Markdown(ui("photo_header"))
-    photo_strip = components.image_output(value=strip, label=ui("photo_gallery"), elem_id="sw-gallery")
+    return {"input_grid": input_grid, "copy_input": copy_input, "kernel_grid": kernel_grid, "copy_kernel": copy_kernel}
 
-    controls = list(sliders.values())
-    inputs = controls + [operation, source, seed, photo_choice, photo_upload, input_grid, kernel_name, kernel_grid]
-    outputs = [plot, explain, photo_strip]
-    events.on(run.click, conv_steps, inputs, outputs, kind="quick", cache=True, api_name="conv_steps")
+
+def build(page) -> None:
+    # The animation gets the full width (three grids side by side must read from the back of a room),
+    # with the controls in two rows above it.
+    parts = _setting_controls()
+    figure, explanation, strip = conv_steps()  # the first picture is in the page from the start
+    plot, step_buttons = _animation(figure)
+    parts |= _input_controls(explanation)
+    parts |= _typed_tables()
+    gr.Markdown(TEXT.ui("photo_header"))
+    photo_strip = components.image_output(value=strip, label=TEXT.ui("photo_gallery"), elem_id="sw-gallery")
+
+    def named(*names) -> list:
+        return [parts[name] for name in names]
+
+    sizes = named(*SLIDERS)
+    inputs = sizes + named("operation", "source", "seed", "photo_choice", "photo_upload", "input_grid", "kernel_name",
+                           "kernel_grid")
+    outputs = [plot, parts["explain"], photo_strip]
+    events.on(parts["run"].click, conv_steps, inputs, outputs, kind="quick", cache=True, api_name="conv_steps")
     # Moving a control recomputes at once (a short server call); the animation itself then plays in the browser.
-    events.on([c.change for c in controls + [seed, operation, source, kernel_name, photo_choice, photo_upload]],
-              conv_steps_ui, inputs, outputs, kind="quick", cache=True, api_visibility="private",
-              trigger_mode="always_last")
+    changing = sizes + named("seed", "operation", "source", "kernel_name", "photo_choice", "photo_upload")
+    events.on([control.change for control in changing], conv_steps_ui, inputs, outputs, kind="quick", cache=True,
+              api_visibility="private", trigger_mode="always_last")
     # The first picture was built in Korean; each visitor gets it in their own language (cached for all).
     page.on_open(conv_steps, inputs, outputs, kind="quick")
     for how, button in step_buttons.items():
         button.click(None, None, None, js=STEP_JS.format(how=how))
-    events.on(copy_input.click, input_table, [*controls[:2], source, seed, photo_choice, photo_upload, input_grid],
-              input_grid, kind="quick", api_visibility="private")
-    events.on(copy_kernel.click, kernel_table, [sliders["kernel_size"], kernel_name, kernel_grid], kernel_grid,
-              kind="quick", api_visibility="private")
+    events.on(parts["copy_input"].click, input_table,
+              named("height", "width", "source", "seed", "photo_choice", "photo_upload", "input_grid"),
+              parts["input_grid"], kind="quick", api_visibility="private")
+    events.on(parts["copy_kernel"].click, kernel_table, named("kernel_size", "kernel_name", "kernel_grid"),
+              parts["kernel_grid"], kind="quick", api_visibility="private")

@@ -122,143 +122,181 @@ def _axes(panel: str, cols: int, rows_range: tuple[float, float]) -> dict:
     }
 
 
-def build_figure(steps: Steps, lang: str = "ko", frame_ms: int = 600) -> "AnimatedFigure":
-    """The animation figure as a plain Plotly spec (plotly's Python validators would spend most of the
-    call on hundreds of frames we build correct by construction; tests validate it with go.Figure).
-    The frames travel in layout.meta because Gradio's Plotly component drops `frames`; a small
-    script in the tab hands them to Plotly.addFrames (see FRAMES_JS)."""
-    padded, out = steps.padded, steps.output
+# The traces each frame changes, in this order: the window on the input, the products (or values) under
+# it, their sum, the cover over the output cells not computed yet, and the outline of the current one.
+MOVING = ("window", "terms", "sum", "cover", "cell")
+
+
+def _input_traces(steps: Steps) -> list[tuple[str | None, dict]]:
+    """The padded input: grey padding under the input colours, every number, and the window at (0, 0)."""
+    padded, p = steps.padded, steps.padding
     ph, pw = padded.shape
-    oh, ow = out.shape
+    real = np.zeros_like(padded, dtype=bool)
+    real[p:ph - p, p:pw - p] = True
+    finite_in = padded[real]
+    traces: list[tuple[str | None, dict]] = []
+    if p:  # padding cells in grey, under the input colours
+        traces.append((None, _on("input", {"type": "heatmap", "z": np.where(real, np.nan, 0.0).tolist(),
+                                           "colorscale": [[0, PAD_COLOR], [1, PAD_COLOR]], "showscale": False,
+                                           "xgap": 1, "ygap": 1})))
+    traces.append((None, _on("input", {"type": "heatmap", "z": _none_if_inf(np.where(real, padded, np.nan)),
+                                       "colorscale": INPUT_SCALE, "showscale": False, "xgap": 1, "ygap": 1,
+                                       "zmin": float(finite_in.min()), "zmax": float(finite_in.max()) + 1e-9})))
+    rows_idx, cols_idx = np.mgrid[0:ph, 0:pw]
+    numbers = [fmt(v) for v in padded.ravel()]
+    colours = [("#111111" if r else PAD_TEXT_COLOR) for r in real.ravel()]
+    traces.append((None, _on("input", {"type": "scatter", "mode": "text", "x": cols_idx.ravel().tolist(),
+                                       "y": rows_idx.ravel().tolist(), "text": numbers,
+                                       "textfont": {"size": _font_for(max(ph, pw), texts=numbers), "color": colours}})))
+    wx, wy = _window_outline(steps, 0, 0)
+    traces.append(("window", _on("input", {"type": "scatter", "mode": "lines", "x": wx, "y": wy,
+                                           "line": {"color": WINDOW_COLOR, "width": 4}})))
+    return traces
+
+
+def _terms_traces(steps: Steps, term_texts: list, lang: str) -> list[tuple[str | None, dict]]:
+    """The middle panel at the first position: the products (or values) under the window, a thin grid, the sum."""
     k = steps.kernel.shape[0]
-    p = steps.padding
-    n = steps.positions
-    in_side, out_side = max(ph, pw), max(oh, ow)
+    finite_terms = np.abs(steps.terms[np.isfinite(steps.terms)])
+    term_abs = float(finite_terms.max()) if finite_terms.size and finite_terms.max() > 0 else 1.0
+    # one size for every frame: the longest text over all positions must fit
+    term_font = _font_for(k, largest=20, grid_px=GRID_PX * 0.45,
+                          texts=[text for grid in term_texts for row in grid for text in row])
+    gx, gy = [], []  # thin cell borders, so white (zero) products still read as a grid
+    for line in range(k + 1):
+        gx += [line - 0.5, line - 0.5, None, -0.5, k - 0.5, None]
+        gy += [-0.5, k - 0.5, None, line - 0.5, line - 0.5, None]
+    return [
+        ("terms", _on("terms", {"type": "heatmap", "z": _none_if_inf(steps.terms[0]), "text": term_texts[0],
+                                "texttemplate": "%{text}", "textfont": {"size": term_font}, "colorscale": TERM_SCALE,
+                                "zmin": -term_abs, "zmax": term_abs, "showscale": False, "xgap": 2, "ygap": 2})),
+        (None, _on("terms", {"type": "scatter", "mode": "lines", "x": gx, "y": gy,
+                             "line": {"color": "#9ca3af", "width": 1}})),
+        ("sum", _on("terms", {"type": "scatter", "mode": "text", "x": [(k - 1) / 2], "y": [k - 0.5 + 0.04 * k],
+                              "text": [_sum_text(steps, 0, lang)], "textposition": "bottom center",
+                              "textfont": {"size": 20, "color": "#111111"}, "cliponaxis": False})),
+    ]
+
+
+def _cover_range(steps: Steps, index: int) -> dict:
+    """The cover's z = cell index; moving the colour-scale midpoint past the cells already computed uncovers
+    them, so a frame sends two numbers instead of the whole output map."""
+    reach = steps.positions + 1.0
+    return {"zmin": index + 0.5 - reach, "zmax": index + 0.5 + reach}
+
+
+def _output_traces(steps: Steps) -> list[tuple[str | None, dict]]:
+    """The output: every value, the cover hiding those not computed yet, and the current cell's outline."""
+    out = steps.output
+    oh, ow = out.shape
+    finite_out = out[np.isfinite(out)]
+    lo, hi = (float(finite_out.min()), float(finite_out.max())) if finite_out.size else (0.0, 1.0)
+    numbers = [fmt(v) for v in out.ravel()]
+    cx, cy = _rect(-0.5, -0.5, 0.5, 0.5)
+    cell_index = np.arange(steps.positions, dtype=float).reshape(oh, ow).tolist()
+    return [
+        (None, _on("output", {"type": "heatmap", "z": _none_if_inf(out), "text": [[fmt(v) for v in row] for row in out],
+                              "texttemplate": "%{text}",
+                              "textfont": {"size": _font_for(max(oh, ow), texts=numbers), "color": "#111111"},
+                              "colorscale": OUTPUT_SCALE, "zmin": lo, "zmax": hi + 1e-9, "showscale": False,
+                              "xgap": 1, "ygap": 1})),
+        # no gaps in the cover: nothing of the values below may peek through
+        ("cover", _on("output", {"type": "heatmap", "z": cell_index,
+                                 "colorscale": COVER_SCALE, "showscale": False, **_cover_range(steps, 0)})),
+        ("cell", _on("output", {"type": "scatter", "mode": "lines", "x": cx, "y": cy,
+                                "line": {"color": WINDOW_COLOR, "width": 4}})),
+    ]
+
+
+def _frame(steps: Steps, index: int, term_texts: list, moving: list[int], lang: str) -> dict:
+    """What changes at one window position: the traces named in MOVING, at their indices `moving`."""
+    i, j = divmod(index, steps.output.shape[1])
+    wx, wy = _window_outline(steps, i, j)
+    cx, cy = _rect(i - 0.5, j - 0.5, i + 0.5, j + 0.5)
+    return {"name": str(index), "traces": list(moving), "data": [
+        {"type": "scatter", "x": wx, "y": wy},
+        {"type": "heatmap", "z": _none_if_inf(steps.terms[index]), "text": term_texts[index]},
+        {"type": "scatter", "text": [_sum_text(steps, index, lang)]},
+        {"type": "heatmap", **_cover_range(steps, index)},
+        {"type": "scatter", "x": cx, "y": cy},
+    ]}
+
+
+def _play_buttons(lang: str, frame_ms: int) -> dict:
+    """Play, fast and pause: they run in the browser."""
+    def play(ms: int) -> dict:
+        return {"frame": {"duration": ms, "redraw": True}, "fromcurrent": True,
+                "transition": {"duration": 0}, "mode": "immediate"}
+
+    return {
+        "type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top",
+        "pad": {"t": 10, "r": 10}, "showactive": False, "font": {"size": 18},
+        "buttons": [
+            {"label": TEXT.say(lang, "play"), "method": "animate", "args": [None, play(frame_ms)]},
+            {"label": TEXT.say(lang, "fast"), "method": "animate", "args": [None, play(max(60, frame_ms // 5))]},
+            {"label": TEXT.say(lang, "pause"), "method": "animate",
+             "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
+                               "transition": {"duration": 0}}]},
+        ],
+    }
+
+
+def _position_slider(steps: Steps, lang: str) -> dict:
+    """One slider step per window position, labelled (row,col); its `active` is where the animation stands."""
+    ow = steps.output.shape[1]
+    slider_steps = [{"method": "animate", "label": f"({index // ow},{index % ow})",
+                     "args": [[str(index)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
+                                             "transition": {"duration": 0}}]} for index in range(steps.positions)]
+    return {
+        "active": 0, "steps": slider_steps, "x": 0.33, "len": 0.67, "y": -0.02, "yanchor": "top",
+        "pad": {"t": 10, "b": 10}, "font": {"color": "rgba(0,0,0,0)", "size": 8}, "ticklen": 0,
+        "tickcolor": "rgba(0,0,0,0)", "transition": {"duration": 0},
+        "currentvalue": {"prefix": TEXT.say(lang, "position"), "font": {"size": 18, "color": "#111111"},
+                         "xanchor": "left"},
+    }
+
+
+def _panel_titles(steps: Steps, lang: str) -> list[dict]:
+    ph, pw = steps.padded.shape
+    oh, ow = steps.output.shape
     titles = {
         "input": TEXT.say(lang, "panel_input", size=f"{ph}×{pw}"),
         "terms": TEXT.say(lang, f"panel_terms_{steps.operation}"),
         "output": TEXT.say(lang, "panel_output", size=f"{oh}×{ow}"),
     }
-    data: list[dict] = []
+    return [{"text": titles[panel], "x": sum(PANELS[panel][0]) / 2, "y": 1.0, "xref": "paper", "yref": "paper",
+             "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 18}} for panel in PANELS]
 
-    real = np.zeros_like(padded, dtype=bool)
-    real[p:ph - p, p:pw - p] = True
-    finite_in = padded[real]
-    if p:  # padding cells in grey, under the input colours
-        data.append(_on("input", {"type": "heatmap", "z": np.where(real, np.nan, 0.0).tolist(),
-                                  "colorscale": [[0, PAD_COLOR], [1, PAD_COLOR]], "showscale": False,
-                                  "xgap": 1, "ygap": 1}))
-    data.append(_on("input", {"type": "heatmap", "z": _none_if_inf(np.where(real, padded, np.nan)),
-                              "colorscale": INPUT_SCALE, "showscale": False, "xgap": 1, "ygap": 1,
-                              "zmin": float(finite_in.min()), "zmax": float(finite_in.max()) + 1e-9}))
-    rows_idx, cols_idx = np.mgrid[0:ph, 0:pw]
-    data.append(_on("input", {"type": "scatter", "mode": "text", "x": cols_idx.ravel().tolist(),
-                              "y": rows_idx.ravel().tolist(), "text": [fmt(v) for v in padded.ravel()],
-                              "textfont": {"size": _font_for(in_side, texts=[fmt(v) for v in padded.ravel()]),
-                                           "color": [("#111111" if r else PAD_TEXT_COLOR) for r in real.ravel()]}}))
-    moving = {"window": len(data)}  # the traces each frame changes
-    wx, wy = _window_outline(steps, 0, 0)
-    data.append(_on("input", {"type": "scatter", "mode": "lines", "x": wx, "y": wy,
-                              "line": {"color": WINDOW_COLOR, "width": 4}}))
 
-    moving["terms"] = len(data)
-    finite_terms = np.abs(steps.terms[np.isfinite(steps.terms)])
-    term_abs = float(finite_terms.max()) if finite_terms.size and finite_terms.max() > 0 else 1.0
-    # one size for every frame: the longest text over all positions must fit
-    term_texts = [_term_text(steps, index) for index in range(n)]
-    term_font = _font_for(k, largest=20, grid_px=GRID_PX * 0.45,
-                          texts=[text for grid in term_texts for row in grid for text in row])
-    data.append(_on("terms", {"type": "heatmap", "z": _none_if_inf(steps.terms[0]), "text": term_texts[0],
-                              "texttemplate": "%{text}", "textfont": {"size": term_font}, "colorscale": TERM_SCALE,
-                              "zmin": -term_abs, "zmax": term_abs, "showscale": False, "xgap": 2, "ygap": 2}))
-    gx, gy = [], []  # thin cell borders, so white (zero) products still read as a grid
-    for line in range(k + 1):
-        gx += [line - 0.5, line - 0.5, None, -0.5, k - 0.5, None]
-        gy += [-0.5, k - 0.5, None, line - 0.5, line - 0.5, None]
-    data.append(_on("terms", {"type": "scatter", "mode": "lines", "x": gx, "y": gy,
-                              "line": {"color": "#9ca3af", "width": 1}}))
-    moving["sum"] = len(data)
-    data.append(_on("terms", {"type": "scatter", "mode": "text", "x": [(k - 1) / 2], "y": [k - 0.5 + 0.04 * k],
-                              "text": [_sum_text(steps, 0, lang)], "textposition": "bottom center",
-                              "textfont": {"size": 20, "color": "#111111"}, "cliponaxis": False}))
-
-    finite_out = out[np.isfinite(out)]
-    lo, hi = (float(finite_out.min()), float(finite_out.max())) if finite_out.size else (0.0, 1.0)
-    # every output value; the cover above hides the ones not computed yet
-    data.append(_on("output", {"type": "heatmap", "z": _none_if_inf(out), "text": [[fmt(v) for v in row] for row in out],
-                               "texttemplate": "%{text}",
-                               "textfont": {"size": _font_for(out_side, texts=[fmt(v) for v in out.ravel()]),
-                                            "color": "#111111"},
-                               "colorscale": OUTPUT_SCALE, "zmin": lo, "zmax": hi + 1e-9, "showscale": False,
-                               "xgap": 1, "ygap": 1}))
-    # the cover: z = cell index; each frame moves the colour-scale midpoint past the cells already
-    # computed, so a frame sends two numbers instead of the whole output map
-    reach = n + 1.0
-    moving["cover"] = len(data)
-    data.append(_on("output", {"type": "heatmap", "z": np.arange(n, dtype=float).reshape(oh, ow).tolist(),
-                               "colorscale": COVER_SCALE, "zmin": 0.5 - reach, "zmax": 0.5 + reach,
-                               "showscale": False}))  # no gaps: nothing of the values below may peek through
-    moving["cell"] = len(data)
-    cx, cy = _rect(-0.5, -0.5, 0.5, 0.5)
-    data.append(_on("output", {"type": "scatter", "mode": "lines", "x": cx, "y": cy,
-                               "line": {"color": WINDOW_COLOR, "width": 4}}))
-
-    frames, slider_steps = [], []
-    for index in range(n):
-        i, j = divmod(index, ow)
-        wx, wy = _window_outline(steps, i, j)
-        cx, cy = _rect(i - 0.5, j - 0.5, i + 0.5, j + 0.5)
-        frames.append({
-            "name": str(index),
-            "traces": [moving["window"], moving["terms"], moving["sum"], moving["cover"], moving["cell"]],
-            "data": [
-                {"type": "scatter", "x": wx, "y": wy},
-                {"type": "heatmap", "z": _none_if_inf(steps.terms[index]), "text": term_texts[index]},
-                {"type": "scatter", "text": [_sum_text(steps, index, lang)]},
-                {"type": "heatmap", "zmin": index + 0.5 - reach, "zmax": index + 0.5 + reach},
-                {"type": "scatter", "x": cx, "y": cy},
-            ],
-        })
-        slider_steps.append({"method": "animate", "label": f"({i},{j})",
-                             "args": [[str(index)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True},
-                                                     "transition": {"duration": 0}}]})
-
-    def play(ms: int) -> dict:
-        return {"frame": {"duration": ms, "redraw": True}, "fromcurrent": True,
-                "transition": {"duration": 0}, "mode": "immediate"}
-
-    layout = {
+def _layout(steps: Steps, lang: str, frame_ms: int) -> dict:
+    ph, pw = steps.padded.shape
+    oh, ow = steps.output.shape
+    k = steps.kernel.shape[0]
+    return {
         "height": FIGURE_HEIGHT, "margin": {"l": 10, "r": 10, "t": 60, "b": 10},
         "plot_bgcolor": "white", "paper_bgcolor": "white", "font": {"size": 16, "color": "#111111"},
-        "showlegend": False,
-        "annotations": [{"text": titles[panel], "x": sum(PANELS[panel][0]) / 2, "y": 1.0, "xref": "paper",
-                         "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False,
-                         "font": {"size": 18}} for panel in PANELS],
+        "showlegend": False, "annotations": _panel_titles(steps, lang),
         **_axes("input", pw, (ph - 0.5, -0.5)),
         **_axes("terms", k, (k - 0.5 + max(1.2, k * 0.45), -0.5)),
         **_axes("output", ow, (oh - 0.5, -0.5)),
-        "updatemenus": [{
-            "type": "buttons", "direction": "left", "x": 0.0, "y": -0.02, "xanchor": "left", "yanchor": "top",
-            "pad": {"t": 10, "r": 10}, "showactive": False, "font": {"size": 18},
-            "buttons": [
-                {"label": TEXT.say(lang, "play"), "method": "animate", "args": [None, play(frame_ms)]},
-                {"label": TEXT.say(lang, "fast"), "method": "animate",
-                 "args": [None, play(max(60, frame_ms // 5))]},
-                {"label": TEXT.say(lang, "pause"), "method": "animate",
-                 "args": [[None], {"frame": {"duration": 0, "redraw": False}, "mode": "immediate",
-                                   "transition": {"duration": 0}}]},
-            ],
-        }],
-        "sliders": [{
-            "active": 0, "steps": slider_steps, "x": 0.33, "len": 0.67, "y": -0.02, "yanchor": "top",
-            "pad": {"t": 10, "b": 10}, "font": {"color": "rgba(0,0,0,0)", "size": 8}, "ticklen": 0,
-            "tickcolor": "rgba(0,0,0,0)", "transition": {"duration": 0},
-            "currentvalue": {"prefix": TEXT.say(lang, "position"),
-                             "font": {"size": 18, "color": "#111111"}, "xanchor": "left"},
-        }],
-        "meta": {"sw_token": uuid.uuid4().hex, "sw_frames": frames, "sw_positions": n},
+        "updatemenus": [_play_buttons(lang, frame_ms)],
+        "sliders": [_position_slider(steps, lang)],
     }
-    return AnimatedFigure({"data": data, "layout": layout})
+
+
+def build_figure(steps: Steps, lang: str = "ko", frame_ms: int = 600) -> "AnimatedFigure":
+    """The animation figure as a plain Plotly spec (plotly's Python validators would spend most of the
+    call on hundreds of frames we build correct by construction; tests validate it with go.Figure).
+    The frames travel in layout.meta because Gradio's Plotly component drops `frames`; a small
+    script in the tab hands them to Plotly (see FRAMES_JS)."""
+    term_texts = [_term_text(steps, index) for index in range(steps.positions)]
+    traces = _input_traces(steps) + _terms_traces(steps, term_texts, lang) + _output_traces(steps)
+    where = {name: index for index, (name, _) in enumerate(traces) if name is not None}
+    moving = [where[name] for name in MOVING]
+    frames = [_frame(steps, index, term_texts, moving, lang) for index in range(steps.positions)]
+    layout = _layout(steps, lang, frame_ms)
+    layout["meta"] = {"sw_token": uuid.uuid4().hex, "sw_frames": frames, "sw_positions": steps.positions}
+    return AnimatedFigure({"data": [trace for _, trace in traces], "layout": layout})
 
 
 class AnimatedFigure:

@@ -25,10 +25,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from core import charts, classnames, memory, models, text, values
+from core import charts, classnames, cnn_analysis, memory, models, text, values
 from core.images import load_image
 from core.zoo import vit as vit_zoo
-from tabs.cnn_features import compute as cnn_lesson
 from tabs.vit_attention.text import TEXT
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "assets" / "examples"
@@ -241,18 +240,16 @@ def _head_value(head) -> str:
 def choose(layer, head, patch, num_layers: int, num_heads: int, rows: int, cols: int) -> Choice:
     """Bring what the controls or the API sent into range, with a note for every value changed.
     None means the default: the last layer, the mean over heads, the middle patch."""
-    notes = []
-    layer_used, note = (num_layers, None) if layer is None else values.clamp(
-        layer, 1, num_layers, num_layers, TEXT.msg("layer"), integer=True)
-    notes.append(note)
-    head_used, note = values.choice(_head_value(head), head_values(num_heads), MEAN_HEAD, TEXT.msg("head"))
-    notes.append(note)
+    # The limits are the model's (its layers, heads and patches): known at run time, so not declared settings.
+    notes: list[text.Message] = []
+    take = values.keep(notes)
+    layer_used = num_layers if layer is None else take(values.clamp(
+        layer, 1, num_layers, num_layers, TEXT.msg("layer"), integer=True))
+    head_used = take(values.choice(_head_value(head), head_values(num_heads), MEAN_HEAD, TEXT.msg("head")))
     middle = middle_patch(rows, cols)
-    patch_used, note = (middle, None) if patch is None else values.clamp(
-        patch, 0, rows * cols - 1, middle, TEXT.msg("patch"), integer=True)
-    notes.append(note)
-    return Choice(int(layer_used), None if head_used == MEAN_HEAD else int(head_used), int(patch_used),
-                  [n for n in notes if n is not None])
+    patch_used = middle if patch is None else take(values.clamp(
+        patch, 0, rows * cols - 1, middle, TEXT.msg("patch"), integer=True))
+    return Choice(int(layer_used), None if head_used == MEAN_HEAD else int(head_used), int(patch_used), notes)
 
 
 @dataclasses.dataclass
@@ -376,7 +373,7 @@ class CnnView:
 
 def cnn_gradcam(image) -> CnnView:
     """The CNN lesson's starting CNN on the same photo: one pass gives its top-5 and the Grad-CAM of its top class."""
-    cnn, note = cnn_lesson.load(None)
-    result = cnn_lesson.analyse(cnn, load_image(image), cam_at=cnn_lesson.facts(cnn).cam_layer)
-    return CnnView(result.crop, result.cam, top5(result.probs, cnn.categories), cnn_lesson.display_name(cnn.name),
-                   cnn.source, note)
+    cnn, note = cnn_analysis.load(None)
+    result = cnn_analysis.analyse(cnn, image, cam_at=cnn_analysis.facts(cnn).cam_layer)
+    return CnnView(result.crop, result.cam, top5(result.probs, cnn.categories),
+                   cnn_analysis.display_name(cnn.name), cnn.source, note)

@@ -86,15 +86,13 @@ def cnn_beside(image, *, lang: str = "ko"):
     return panels["gradcam"], panels["top5"], panels["note"]
 
 
-def build(page) -> None:
+def _photo_section(default_model: str) -> dict:
+    """The photo, the model and the examples on the left; the numbered patches beside them; the token strip."""
     ui = TEXT.ui
-    default_model = vit_zoo.default_vit_name()
-    layers, heads_count, num_patches = vit_zoo.model_shape(default_model)
-    side = round(num_patches ** 0.5)
     with gr.Row():
         with gr.Column(scale=1):
             image = components.Image(value=str(compute.FIRST_EXAMPLE), label=ui("image"),
-                                      sources=["upload", "clipboard", "webcam"], height=300, elem_id="vit-input")
+                                     sources=["upload", "clipboard", "webcam"], height=300, elem_id="vit-input")
             model = components.Dropdown(MODEL_CHOICES, value=default_model, label=ui("model"), elem_id="vit-model")
             run = gr.Button(ui("run"), variant="primary", elem_id="vit-run")
             photos = compute.example_photos()
@@ -106,6 +104,13 @@ def build(page) -> None:
             patches = components.image_output(show_label=False, elem_id="vit-patches", height=560)
     gr.Markdown(ui("strip"))
     strip = components.image_output(show_label=False, elem_id="vit-strip")
+    return dict(image=image, model=model, run=run, photos=photos, info=info, patches=patches, strip=strip)
+
+
+def _position_section(num_patches: int) -> dict:
+    """The patch picker and the position embeddings: of the chosen patch, and of every patch."""
+    ui = TEXT.ui
+    side = round(num_patches ** 0.5)
     gr.Markdown(ui("pos_header"))
     with gr.Row():
         patch = components.Slider(0, num_patches - 1, value=compute.middle_patch(side, num_patches // side), step=1,
@@ -114,6 +119,13 @@ def build(page) -> None:
         # Flat colour blocks with sharp edges: PNG keeps them crisp (and small).
         pos_one = components.image_output(label=ui("pos_one"), format="png", buttons=[], elem_id="vit-pos-one")
         pos_all = components.image_output(label=ui("pos_all"), format="png", elem_id="vit-pos-all")
+    return dict(patch=patch, pos_one=pos_one, pos_all=pos_all)
+
+
+def _attention_section(layers: int, heads_count: int) -> dict:
+    """The layer and head pickers, then what [CLS] attends to, the rollout, the chosen patch's attention and
+    every head of the layer."""
+    ui = TEXT.ui
     gr.Markdown(ui("attn_header"))
     with gr.Row():
         layer = components.Slider(1, layers, value=layers, step=1, label=ui("layer"), elem_id="vit-layer")
@@ -125,6 +137,13 @@ def build(page) -> None:
         rollout = components.image_output(label=ui("rollout"), buttons=[], elem_id="vit-rollout")
         patch_attention = components.image_output(label=ui("patch_attn"), buttons=[], elem_id="vit-patch-attn")
     heads = components.image_output(label=ui("heads"), elem_id="vit-heads")
+    return dict(layer=layer, head=head, cls=cls_attention, rollout=rollout, patch_attention=patch_attention,
+                heads=heads)
+
+
+def _prediction_section() -> dict:
+    """The ViT's top-5 beside the CNN's Grad-CAM and top-5 of the same photo."""
+    ui = TEXT.ui
     gr.Markdown(ui("pred_header"))
     with gr.Row():
         with gr.Column(scale=1):
@@ -133,15 +152,30 @@ def build(page) -> None:
         with gr.Column(scale=2):  # wide: Korean class names carry their English names beside them
             top5 = gr.Plot(label=ui("top5"), elem_id="vit-top5")
             cnn_top = gr.Plot(label=ui("cnn_top"), elem_id="vit-cnn-top5")
+    return dict(top5=top5, cnn_outputs=[gradcam, cnn_top, cnn_note])
+
+
+def build(page) -> None:
+    default_model = vit_zoo.default_vit_name()
+    layers, heads_count, num_patches = vit_zoo.model_shape(default_model)
+    photo = _photo_section(default_model)
+    position = _position_section(num_patches)
+    attention = _attention_section(layers, heads_count)
+    prediction = _prediction_section()
+    image, model, patches = photo["image"], photo["model"], photo["patches"]
+    layer, head, patch = attention["layer"], attention["head"], position["patch"]
+    patch_attention = attention["patch_attention"]
 
     inputs = [image, model, layer, head, patch]
-    everything = [info, patches, strip, pos_one, pos_all, cls_attention, rollout, patch_attention, heads, top5,
-                  layer, head, patch]
-    for_a_choice = [info, patches, pos_one, cls_attention, rollout, patch_attention, heads]
-    cnn_outputs = [gradcam, cnn_top, cnn_note]
+    everything = [photo["info"], patches, photo["strip"], position["pos_one"], position["pos_all"], attention["cls"],
+                  attention["rollout"], patch_attention, attention["heads"], prediction["top5"], layer, head, patch]
+    for_a_choice = [photo["info"], patches, position["pos_one"], attention["cls"], attention["rollout"],
+                    patch_attention, attention["heads"]]
+    cnn_outputs = prediction["cnn_outputs"]
     private = dict(api_visibility="private")
 
-    main = events.on(run.click, vit_attention, inputs, everything, kind="model", cache=True, api_name="vit_attention")
+    main = events.on(photo["run"].click, vit_attention, inputs, everything, kind="model", cache=True,
+                     api_name="vit_attention")
     changed = events.on(image.change, photo_changed, inputs, everything, kind="model", cache=True, **private)
     for then in (main.success, changed.success):
         cnn = events.on(then, cnn_beside, [image], cnn_outputs, kind="model", cache=True, **private)
@@ -160,6 +194,6 @@ def build(page) -> None:
     page.on_open(vit_attention, inputs, everything, kind="model")
     page.on_open(cnn_beside, [image], cnn_outputs, kind="model")
     settings = [initial_input(c) for c in (model, layer, head, patch)]
-    for photo in photos:
-        page.warm(changed, str(photo), *settings)
-        page.warm(cnn, str(photo))
+    for example in photo["photos"]:
+        page.warm(changed, str(example), *settings)
+        page.warm(cnn, str(example))

@@ -34,12 +34,17 @@ from tabs.word_attention.text import TEXT
 
 MODEL = text_zoo.ENCODER
 
-# Controls (the API accepts anything: every number goes through core.values.clamp).
-D_RANGE = (2, 16)
-D_DEFAULT = 4
-HEADS_RANGE = (1, 4)
-HEADS_DEFAULT = 2
-SEED_RANGE = (0, 2**31 - 1)
+# The numbers a student sets in part 1, declared once (the API accepts anything: each is clamped with a note).
+# The worked token, the layer and the head have the limits of the sentence and of the encoder: checked when
+# the request arrives.
+SETTINGS = values.settings(
+    values.Setting("d", TEXT.msg("label_d"), default=4, low=2, high=16, integer=True),
+    values.Setting("heads", TEXT.msg("label_heads"), default=2, low=1, high=4, integer=True),
+    # No control on the page (the API's): the page always uses the default.
+    values.Setting("seed", TEXT.msg("label_seed"), default=0, low=0, high=2**31 - 1, integer=True, for_class=False),
+)
+D_DEFAULT = SETTINGS["d"].default
+HEADS_DEFAULT = SETTINGS["heads"].default
 MAX_CHARS = 1000  # a sentence longer than this is cut before tokenizing (a paste of a whole page)
 MAX_STEP_TOKENS = 16  # the step-by-step part: beyond this the matrices stop being readable
 MAX_ENCODER_TOKENS = 64  # the encoder part, [CLS] and [SEP] included
@@ -194,12 +199,9 @@ def run_steps(sentence, d=D_DEFAULT, heads=HEADS_DEFAULT, focus=1, seed=0, tiny:
     """Part 1 for a typed sentence. `focus` is the 1-based token the explanation works through. The
     tokenizer and embeddings come from the shared loader unless an `encoder` is given (the bench)."""
     sentence, notes = read_sentence(sentence)
-    d, note = values.clamp(d, *D_RANGE, D_DEFAULT, TEXT.msg("label_d"), integer=True)
-    notes += [note] if note else []
-    wanted, note = values.clamp(heads, *HEADS_RANGE, HEADS_DEFAULT, TEXT.msg("label_heads"), integer=True)
-    notes += [note] if note else []
-    seed, note = values.clamp(seed, *SEED_RANGE, 0, TEXT.msg("label_seed"), integer=True)
-    notes += [note] if note else []
+    d = SETTINGS["d"].take(d, notes)
+    wanted = SETTINGS["heads"].take(heads, notes)
+    seed = SETTINGS["seed"].take(seed, notes)
     num_heads = heads_for(d, wanted, notes)
 
     unavailable = None
@@ -212,8 +214,7 @@ def run_steps(sentence, d=D_DEFAULT, heads=HEADS_DEFAULT, focus=1, seed=0, tiny:
             notes.append(TEXT.msg("steps_tiny_tokenizer"))
 
     tokens = tokenize(encoder.tokenizer, sentence, MAX_STEP_TOKENS, notes)
-    focus, note = values.clamp(focus, 1, len(tokens.pieces), 1, TEXT.msg("label_focus"), integer=True)
-    notes += [note] if note else []
+    focus = values.keep(notes)(values.clamp(focus, 1, len(tokens.pieces), 1, TEXT.msg("label_focus"), integer=True))
 
     embeddings = encoder.word_embeddings(tokens.ids)
     x, projection = token_vectors(embeddings, d, seed)
@@ -311,8 +312,7 @@ def run_encoder(sentence, layer=1, head=0, tiny: bool | None = None, encoder: te
             return EncoderRun(None, 0, None, exc, [])
     attention = encoder_attention(sentence, encoder, use_cache=use_cache)
     notes = list(attention.notes)
-    layer, note = values.clamp(layer, 1, attention.num_layers, 1, TEXT.msg("label_layer"), integer=True)
-    notes += [note] if note else []
-    head, note = values.clamp(head, 0, attention.num_heads, 0, TEXT.msg("label_head"), integer=True)
-    notes += [note] if note else []
+    take = values.keep(notes)
+    layer = take(values.clamp(layer, 1, attention.num_layers, 1, TEXT.msg("label_layer"), integer=True))
+    head = take(values.clamp(head, 0, attention.num_heads, 0, TEXT.msg("label_head"), integer=True))
     return EncoderRun(attention, layer - 1, None if head == 0 else head - 1, None, notes)

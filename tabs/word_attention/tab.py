@@ -40,10 +40,8 @@ def build(page) -> None:
     gr.Examples(examples=[[compute.EXAMPLE_KO], [compute.EXAMPLE_EN]], inputs=[sentence],
                 label=TEXT.ui("examples"))
     with gr.Row():
-        d = components.Slider(*compute.D_RANGE, value=compute.D_DEFAULT, step=1, label=TEXT.ui("d"),
-                              elem_id="word-attention-d")
-        heads = components.Slider(*compute.HEADS_RANGE, value=compute.HEADS_DEFAULT, step=1, label=TEXT.ui("heads"),
-                                  elem_id="word-attention-heads")
+        d = components.control(compute.SETTINGS["d"], label=TEXT.ui("d"), elem_id="word-attention-d")
+        heads = components.control(compute.SETTINGS["heads"], label=TEXT.ui("heads"), elem_id="word-attention-heads")
         focus = components.Slider(1, compute.MAX_STEP_TOKENS, value=1, step=1, label=TEXT.ui("focus"),
                                   elem_id="word-attention-focus")
     run = gr.Button(TEXT.ui("run"), variant="primary", elem_id="word-attention-run")

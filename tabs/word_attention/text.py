@@ -159,6 +159,8 @@ TEXT = text.table("word_attention", {
     "encoder_unavailable": ("1부의 단계별 계산은 그대로 됩니다. 실제 인코더의 어텐션은 모델을 받은 뒤에 볼 수 있습니다.",
                             "Part 1 works as it is; the real encoder's attention appears once the model is there."),
     "no_encoder": ("실제 인코더를 불러오지 못했습니다", "The real encoder could not be loaded"),
+    # The ViT lesson's tab by its title, as its tab shows it (tests/test_word_attention.py checks they agree).
+    "vit_title": ("6. ViT 어텐션", "6. ViT attention"),
     "vit_link": ("같은 어텐션이 **{vit}** 탭에도 있습니다: 단어 대신 이미지 패치 사이의 어텐션입니다. "
                  "ViT는 사진을 패치로 잘라 단어처럼 한 줄로 세우고, 똑같이 Q·K·V와 소프트맥스로 패치끼리 서로 봅니다.",
                  "The same attention is in the **{vit}** tab, between image patches instead of words: "

@@ -15,7 +15,6 @@ import numpy as np
 import plotly.graph_objects as go
 
 from tabs.word_attention.compute import EncoderRun, Steps
-from tabs.vit_attention.text import TEXT as VIT_TEXT  # the ViT lesson's title, as its tab shows it
 from tabs.word_attention.text import TEXT
 
 NUMBERS_UP_TO = 16  # numbers are written in the cells of matrices with at most this many rows and columns
@@ -368,7 +367,7 @@ def encoder_markdown(run: EncoderRun, lang: str) -> str:
             lines.append(TEXT.say(lang, "encoder_random"))
         sums = attention.attentions.sum(axis=-1)
         lines.append(TEXT.say(lang, "encoder_rows", worst=f"{float(np.abs(sums - 1).max()):.1e}"))
-    lines.append(TEXT.say(lang, "vit_link", vit=VIT_TEXT.say(lang, "title")))
+    lines.append(TEXT.say(lang, "vit_link", vit=TEXT.say(lang, "vit_title")))
     return "\n\n".join(lines)
 
 

@@ -12,8 +12,8 @@ Read top to bottom, as the lesson goes:
 5. tracking (`new_tracker`, `track_ids`): ultralytics' own ByteTrack, one per webcam session or video, gives
    each object a number that stays with it from frame to frame (measured against the IoU tracker this lesson
    had before: bench/bench_yolo_detect.py);
-6. a whole video, frame by frame (`process_video`);
-7. what the in-browser webcam view needs from the server (`browser_model`, `page_frame`).
+6. what the in-browser webcam view needs from the server (`browser_model`, `page_frame`).
+A whole video, frame by frame, is video.py.
 
 No Gradio and no language here: notes are `Message`s, bad input raises `Problem`s.
 """
@@ -23,11 +23,7 @@ import base64
 import binascii
 import dataclasses
 import math
-import os
-import tempfile
-import time
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -36,7 +32,7 @@ from core import models, values
 from core.images import load_image
 from core.zoo import yolo as zoo
 from core.zoo import yolo_export
-from tabs.yolo_detect.text import MAX_VIDEO_SECONDS, TEXT
+from tabs.yolo_detect.text import TEXT
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "examples"
 IMGSZ_CHOICES = (320, 416, 512, 640)
@@ -47,9 +43,6 @@ GRID_V1 = "v1"  # YOLO v1's 7x7 grid over the whole photo
 GRID_CHOICES = ("32", "16", "8", GRID_V1)  # strides of the three YOLO11 detection grids, and v1
 DEFAULT_GRID = "32"
 V1_S = 7
-MAX_VIDEO_BYTES = 50 * 1024 * 1024
-VIDEO_MAX_FPS = 15  # frames above this rate are skipped (the output keeps real time)
-VIDEO_MAX_SIDE = 640
 MAX_PAGE_FRAME_CHARS = 16 * 1024 * 1024  # a 1920x1080 PNG as a data URL is about 4-8 MB
 # People and vehicles (COCO's English names: the class picker's values and the API's).
 PEOPLE_VEHICLES = ("person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat")
@@ -67,6 +60,18 @@ def class_names() -> list[str]:
 
 
 # ---------------------------------------------------------------- 1. the settings
+
+
+# The settings of a detection, declared once: the tab makes its controls from them and the teacher may send them
+# to the class. (The classes to find, a list of names, are read by `read_classes`.)
+SETTINGS = values.settings(
+    values.Setting("model", TEXT.msg("label_model"), default=zoo.DEFAULT_YOLO, choices=tuple(zoo.yolo_names())),
+    values.Setting("conf", TEXT.msg("label_conf"), default=DEFAULT_CONF, low=0.01, high=0.99, step=0.01),
+    values.Setting("iou", TEXT.msg("label_iou"), default=DEFAULT_IOU, low=0.05, high=0.95, step=0.05),
+    values.Setting("imgsz", TEXT.msg("label_imgsz"), default=DEFAULT_IMGSZ, low=128, high=1280, integer=True),
+    values.Setting("grid", TEXT.msg("label_grid"), default=DEFAULT_GRID, choices=GRID_CHOICES),
+    values.Setting("track", TEXT.msg("label_track"), default=True, choices=(False, True)),
+)
 
 
 @dataclasses.dataclass
@@ -89,25 +94,8 @@ class Settings:
         return sorted(index[c] for c in self.class_names)
 
 
-def read_settings(model_name=zoo.DEFAULT_YOLO, conf=DEFAULT_CONF, iou=DEFAULT_IOU, imgsz=DEFAULT_IMGSZ,
-                  classes=None, grid=DEFAULT_GRID, track=False) -> Settings:
-    """Check what the page (or an API caller, who can send anything) gave; out-of-range numbers are clamped
-    with a note. classes=None means every class."""
-    model_name = model_name or zoo.DEFAULT_YOLO
-    if model_name not in zoo.yolo_names():
-        raise TEXT.problem("unknown_model", got=repr(model_name)[:60], choices=", ".join(zoo.yolo_names()))
-    notes = []
-    conf, note = values.clamp(conf, 0.01, 0.99, DEFAULT_CONF, TEXT.msg("label_conf"))
-    notes.append(note)
-    iou, note = values.clamp(iou, 0.05, 0.95, DEFAULT_IOU, TEXT.msg("label_iou"))
-    notes.append(note)
-    size, note = values.clamp(imgsz, 128, 1280, DEFAULT_IMGSZ, TEXT.msg("label_imgsz"), integer=True)
-    notes.append(note)
-    rounded = int(round(size / 32) * 32)  # YOLO's coarsest grid has 32-pixel cells
-    if rounded != size:
-        notes.append(TEXT.msg("imgsz_multiple", used=rounded))
-    grid, note = values.choice(str(grid), GRID_CHOICES, DEFAULT_GRID, TEXT.msg("label_grid"))
-    notes.append(note)
+def read_classes(classes, notes: list) -> list[str]:
+    """The classes to find, in YOLO's order, each once (None: every class); unknown names are left out (noted)."""
     names = class_names()
     if classes is None:
         classes = names
@@ -117,9 +105,28 @@ def read_settings(model_name=zoo.DEFAULT_YOLO, conf=DEFAULT_CONF, iou=DEFAULT_IO
     unknown = [str(c)[:40] for c in classes if c not in known]
     if unknown:
         notes.append(TEXT.msg("unknown_classes", names=", ".join(unknown[:5])))
-    chosen = [c for c in names if c in set(classes)]  # YOLO's order, each class once
-    return Settings(model_name, float(conf), float(iou), rounded, chosen, grid, bool(track),
-                    [n for n in notes if n is not None])
+    chosen = set(classes)
+    return [c for c in names if c in chosen]
+
+
+def read_settings(model_name=zoo.DEFAULT_YOLO, conf=DEFAULT_CONF, iou=DEFAULT_IOU, imgsz=DEFAULT_IMGSZ,
+                  classes=None, grid=DEFAULT_GRID, track=False) -> Settings:
+    """Check what the page (or an API caller, who can send anything) gave; out-of-range numbers are clamped
+    with a note. classes=None means every class."""
+    model_name = model_name or zoo.DEFAULT_YOLO
+    if model_name not in zoo.yolo_names():
+        raise TEXT.problem("unknown_model", got=repr(model_name)[:60], choices=", ".join(zoo.yolo_names()))
+    notes = []
+    conf = SETTINGS["conf"].take(conf, notes)
+    iou = SETTINGS["iou"].take(iou, notes)
+    size = SETTINGS["imgsz"].take(imgsz, notes)
+    rounded = int(round(size / 32) * 32)  # YOLO's coarsest grid has 32-pixel cells
+    if rounded != size:
+        notes.append(TEXT.msg("imgsz_multiple", used=rounded))
+    grid = SETTINGS["grid"].take(str(grid), notes)
+    track = bool(SETTINGS["track"].take(track, notes))
+    chosen = read_classes(classes, notes)
+    return Settings(model_name, float(conf), float(iou), rounded, chosen, grid, track, notes)
 
 
 # ---------------------------------------------------------------- 2. one frame through YOLO
@@ -356,148 +363,7 @@ def track_ids(tracker, det: Detection) -> np.ndarray:
     return ids
 
 
-# ---------------------------------------------------------------- 6. a whole video
-
-
-def video_path(video) -> str:
-    """The uploaded video's file, checked: present, not empty, not too large."""
-    if video is None or (isinstance(video, str) and not video.strip()):
-        raise TEXT.problem("video_missing")
-    if isinstance(video, dict):
-        video = video.get("video") or video.get("path") or video.get("name")
-        if isinstance(video, dict):
-            video = video.get("path")
-    if isinstance(video, (list, tuple)):
-        video = video[0] if video else None
-    path = str(video)
-    if not video or not os.path.isfile(path):
-        raise TEXT.problem("video_not_found")
-    size = os.path.getsize(path)
-    if size == 0:
-        raise TEXT.problem("video_empty")
-    if size > MAX_VIDEO_BYTES:
-        raise TEXT.problem("video_too_large", mb=f"{size / 1e6:.0f}", limit=MAX_VIDEO_BYTES // 2**20)
-    return path
-
-
-def open_video(path: str) -> tuple[cv2.VideoCapture, float, int]:
-    """(capture, fps, frame count), or a Problem for what is not a readable, short enough video."""
-    cap = cv2.VideoCapture(path)
-    if not cap.isOpened():
-        cap.release()
-        raise TEXT.problem("not_video")
-    ok, first = cap.read()
-    if not ok or first is None or first.ndim != 3:
-        cap.release()
-        raise TEXT.problem("not_video")
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    fps = fps if math.isfinite(fps) and 1 <= fps <= 240 else 25.0
-    frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    if frames <= 0:  # some containers do not say: count them (bounded by the time limit below)
-        frames = 0
-        while cap.grab():
-            frames += 1
-            if frames / fps > MAX_VIDEO_SECONDS:
-                break
-        cap.release()
-        cap = cv2.VideoCapture(path)
-    if frames <= 1:  # FFmpeg also opens a photo as a one-frame "video"
-        cap.release()
-        raise TEXT.problem("single_frame")
-    seconds = frames / fps
-    if seconds > MAX_VIDEO_SECONDS + 0.5:
-        cap.release()
-        raise TEXT.problem("video_too_long", seconds=f"{seconds:.0f}", limit=MAX_VIDEO_SECONDS)
-    return cap, fps, frames
-
-
-def open_writer(path: str, fps: float, size_wh: tuple[int, int]) -> cv2.VideoWriter:
-    """VP8 in WebM: this OpenCV's FFmpeg has no H.264 encoder, and every browser plays VP8 WebM."""
-    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"VP80"), fps, size_wh)
-    if not writer.isOpened():
-        raise RuntimeError("OpenCV could not open a VP8 WebM writer")
-    return writer
-
-
-@dataclasses.dataclass
-class VideoResult:
-    path: str  # the annotated WebM
-    frames: int  # frames processed
-    fps: float  # the original's frame rate
-    out_fps: float
-    step: int  # one frame in `step` was processed
-    most: np.ndarray  # (80,) most boxes of each class in one frame
-    tracked: np.ndarray | None  # (80,) objects tracked per class (None: tracking off)
-    timings: dict  # ms per frame: preprocess, inference, postprocess
-    seconds: float
-
-
-def process_video(video, settings: Settings, annotate: Callable[[np.ndarray, Detection], np.ndarray],
-                  progress: Callable[[float, int], None] | None = None) -> VideoResult:
-    """A short video -> an annotated WebM: the same detection on every frame (at most VIDEO_MAX_FPS frames a
-    second), one tracker for the whole video. `annotate(frame, det)` draws a frame (the view, in the page's
-    language); `progress(fraction, frames done)` is told as frames are done."""
-    path = video_path(video)
-    detector = models.get(settings.model)
-    n_classes = len(detector.class_names)
-    class_ids = settings.class_ids()
-    cap, fps, frames = open_video(path)
-    step = max(1, math.ceil(fps / VIDEO_MAX_FPS))
-    out_fps = fps / step
-    out_path = str(Path(tempfile.mkdtemp(prefix="yolo_video_")) / f"{Path(path).stem[:40] or 'video'}_yolo.webm")
-    writer = None
-    tracker = new_tracker() if settings.track else None
-    most = np.zeros(n_classes, dtype=int)
-    first_class: dict[int, int] = {}  # track number -> the class it was first seen as
-    timings = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
-    done = index = 0
-    started = time.perf_counter()
-    try:
-        while cap.grab():
-            index += 1
-            if (index - 1) % step:
-                continue
-            ok, bgr = cap.retrieve()
-            if not ok or bgr is None:
-                break
-            frame = np.ascontiguousarray(bgr[:, :, ::-1])
-            h, w = frame.shape[:2]
-            if max(h, w) > VIDEO_MAX_SIDE:
-                f = VIDEO_MAX_SIDE / max(h, w)
-                frame = cv2.resize(frame, (round(w * f) // 2 * 2, round(h * f) // 2 * 2), interpolation=cv2.INTER_AREA)
-            det = detect_array(detector, frame, settings.conf, settings.iou, settings.imgsz, class_ids,
-                               want_candidates=False)
-            if tracker is not None:
-                det.ids = track_ids(tracker, det)
-                for tid, cls in zip(det.ids.tolist(), det.classes.tolist()):
-                    if tid:
-                        first_class.setdefault(tid, cls)
-            if len(det.classes):
-                most = np.maximum(most, np.bincount(det.classes, minlength=n_classes))
-            for key in timings:
-                timings[key] += det.timings.get(key, 0.0)
-            annotated = annotate(frame, det)
-            if writer is None:
-                writer = open_writer(out_path, out_fps, (annotated.shape[1], annotated.shape[0]))
-            writer.write(np.ascontiguousarray(annotated[:, :, ::-1]))
-            done += 1
-            if progress is not None and frames:
-                progress(min(1.0, index / frames), done)
-    finally:
-        cap.release()
-        if writer is not None:
-            writer.release()
-    if done == 0:
-        raise TEXT.problem("video_no_frames")
-    tracked = None
-    if tracker is not None:
-        tracked = np.bincount(np.array(list(first_class.values()), dtype=int), minlength=n_classes)
-    return VideoResult(out_path, done, fps, out_fps, step, most, tracked,
-                       {k: v / done for k, v in timings.items()}, time.perf_counter() - started)
-
-
-# ---------------------------------------------------------------- 7. the in-browser webcam view's server side
+# ---------------------------------------------------------------- 6. the in-browser webcam view's server side
 
 
 def browser_model(model_name) -> tuple[Path, str]:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 
-from core import classnames, components, events, text, webruntime
+from core import classnames, components, events, outputs, text, webruntime
 from core.zoo import yolo as zoo
 from core.zoo import yolo_export
 from tabs.yolo_detect import compute, view
+from tabs.yolo_detect import video as yolo_video
 from tabs.yolo_detect.text import TEXT, live_words
 
 JS_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "js"
@@ -80,8 +82,9 @@ def yolo_detect_video(video, model_name, conf, iou, imgsz, classes, track, progr
                       lang: str = "ko"):
     """A short video -> (annotated WebM, counts table, info)."""
     settings = compute.read_settings(model_name, conf, iou, imgsz, classes, compute.DEFAULT_GRID, track)
-    result = compute.process_video(
-        video, settings, lambda frame, det: view.draw_detections(frame, det, lang),
+    # Written into the app's output folder: Gradio serves it from there as it is (no copy), and it is swept.
+    result = yolo_video.process_video(
+        video, settings, lambda frame, det: view.draw_detections(frame, det, lang), outputs.OUTPUT_DIR,
         lambda fraction, done: progress(fraction, desc=TEXT.say(lang, "video_progress", done=done)))
     return result.path, view.video_table(result, lang), view.video_info(result, settings, lang)
 
@@ -229,105 +232,155 @@ SETTINGS_TO_PAGE_JS = """
 """
 
 
-# ---------------------------------------------------------------- the tab
+# ---------------------------------------------------------------- the tab, section by section
 
 
-def build(page) -> None:
-    ui = TEXT.ui
-    names = compute.class_names()
-    examples = compute.example_photos()
+def settings_column() -> SimpleNamespace:
+    """The left column: the settings of a detection (declared in compute.SETTINGS) and the classes to find."""
+    ui, setting, names = TEXT.ui, compute.SETTINGS, compute.class_names()
+    c = SimpleNamespace()
+    c.model = components.control(setting["model"], widget="dropdown", label=ui("model"), elem_id="yolo-model")
+    c.conf = components.control(setting["conf"], label=ui("conf"))
+    c.iou = components.control(setting["iou"], label=ui("iou"))
+    # A few good sizes to pick from (the API takes any multiple of 32 in the setting's range).
+    c.imgsz = components.Radio(list(compute.IMGSZ_CHOICES), value=setting["imgsz"].default, label=ui("imgsz"),
+                               elem_id="yolo-imgsz")
+    c.grid = components.control(setting["grid"], label=ui("grid"),
+                                choices=[(ui(f"grid_{g}"), g) for g in compute.GRID_CHOICES])
+    c.track = gr.Checkbox(value=setting["track"].default, label=ui("track"))
+    with gr.Accordion(ui("classes"), open=False):
+        with gr.Row():
+            c.all_button = gr.Button(ui("all"), size="sm")
+            c.none_button = gr.Button(ui("none"), size="sm")
+            c.people_button = gr.Button(ui("people_vehicles"), size="sm")
+        # Labels in the page's language ("사람 (person)"), values COCO's English names (the API's).
+        c.classes = components.CheckboxGroup([(ui(f"class_{i}"), name) for i, name in enumerate(names)],
+                                             value=names, show_label=False, elem_id="yolo-classes")
+    return c
+
+
+def photo_tab() -> SimpleNamespace:
+    """A photo: the tab opens on its worked example (the first example photo, detected at warm-up)."""
+    ui, examples = TEXT.ui, compute.example_photos()
     with gr.Row():
-        with gr.Column(scale=1, min_width=320):
-            model = components.Dropdown(zoo.yolo_names(), value=zoo.DEFAULT_YOLO, label=ui("model"),
-                                        elem_id="yolo-model")
-            conf = components.Slider(0.01, 0.99, value=compute.DEFAULT_CONF, step=0.01, label=ui("conf"))
-            iou = components.Slider(0.05, 0.95, value=compute.DEFAULT_IOU, step=0.05, label=ui("iou"))
-            imgsz = components.Radio(list(compute.IMGSZ_CHOICES), value=compute.DEFAULT_IMGSZ, label=ui("imgsz"),
-                                     elem_id="yolo-imgsz")
-            grid = components.Radio([(ui("grid_32"), "32"), (ui("grid_16"), "16"), (ui("grid_8"), "8"),
-                                     (ui("grid_v1"), compute.GRID_V1)], value=compute.DEFAULT_GRID, label=ui("grid"))
-            track = gr.Checkbox(value=True, label=ui("track"))
-            with gr.Accordion(ui("classes"), open=False):
-                with gr.Row():
-                    all_button = gr.Button(ui("all"), size="sm")
-                    none_button = gr.Button(ui("none"), size="sm")
-                    people_button = gr.Button(ui("people_vehicles"), size="sm")
-                # Labels in the page's language ("사람 (person)"), values COCO's English names (the API's).
-                classes = components.CheckboxGroup([(ui(f"class_{i}"), name) for i, name in enumerate(names)],
-                                                   value=names, show_label=False, elem_id="yolo-classes")
-        with gr.Column(scale=3):
-            # The photo first: the tab opens on its worked example (the first example photo, detected at warm-up).
-            with gr.Tabs(elem_id="yolo-sources"):
-                with gr.Tab(ui("photo_tab"), id="yolo-photo-tab"):
-                    with gr.Row():
-                        photo = components.Image(value=str(examples[0]), sources=["upload", "clipboard"],
-                                                 height=360, label=ui("photo"), elem_id="yolo-photo")
-                        with gr.Column():
-                            run = gr.Button(ui("run"), variant="primary", elem_id="yolo-run")
-                            gr.Examples([[str(p)] for p in examples], inputs=[photo], label=ui("examples"))
-                with gr.Tab(ui("webcam_tab"), id="yolo-webcam-tab", elem_id="yolo-webcam-tab"):
-                    where = components.Radio([(ui("where_browser"), WHERE_BROWSER), (ui("where_server"), WHERE_SERVER)],
-                                             value=WHERE_BROWSER, label=ui("where"), elem_id="yolo-where")
-                    notice = gr.Markdown(visible=False, elem_id="yolo-notice")
-                    live = gr.HTML(html_template=LIVE_TEMPLATE, css_template=LIVE_CSS,
-                                   js_on_load=(JS_DIR / "yolo_live_boot.js").read_text(encoding="utf-8"),
-                                   server_functions=[browser_files], elem_id="yolo-live", **live_view_props())
-                    webcam = components.Image(
-                        sources=["webcam"], streaming=True, height=360, label=ui("webcam"), elem_id="yolo-webcam",
-                        visible=False, webcam_options=gr.WebcamOptions(
-                            mirror=True, constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}))
-                with gr.Tab(ui("video_tab"), id="yolo-video-tab"):
-                    with gr.Row():
-                        video = gr.Video(sources=["upload"], label=ui("video"), height=360, elem_id="yolo-video-in")
-                        video_out = gr.Video(label=ui("video_out"), height=360, interactive=False,
-                                             elem_id="yolo-video-out")
-                    run_video = gr.Button(ui("run_video"), variant="primary", elem_id="yolo-run-video")
-            with gr.Row():
-                annotated = components.image_output(label=ui("annotated"), scale=3, elem_id="yolo-annotated")
-                with gr.Column(scale=1, min_width=220):
-                    counts = gr.Dataframe(label=ui("counts"), interactive=False, elem_id="yolo-counts")
-            info = gr.Markdown(elem_id="yolo-info")
+        photo = components.Image(value=str(examples[0]), sources=["upload", "clipboard"], height=360,
+                                 label=ui("photo"), elem_id="yolo-photo")
+        with gr.Column():
+            run = gr.Button(ui("run"), variant="primary", elem_id="yolo-run")
+            gr.Examples([[str(p)] for p in examples], inputs=[photo], label=ui("examples"))
+    return SimpleNamespace(photo=photo, run=run)
+
+
+def webcam_tab() -> SimpleNamespace:
+    """The webcam: detected in this browser (the default), or streamed to the server."""
+    ui = TEXT.ui
+    where = components.Radio([(ui("where_browser"), WHERE_BROWSER), (ui("where_server"), WHERE_SERVER)],
+                             value=WHERE_BROWSER, label=ui("where"), elem_id="yolo-where")
+    notice = gr.Markdown(visible=False, elem_id="yolo-notice")
+    live = gr.HTML(html_template=LIVE_TEMPLATE, css_template=LIVE_CSS,
+                   js_on_load=(JS_DIR / "yolo_live_boot.js").read_text(encoding="utf-8"),
+                   server_functions=[browser_files], elem_id="yolo-live", **live_view_props())
+    webcam = components.Image(
+        sources=["webcam"], streaming=True, height=360, label=ui("webcam"), elem_id="yolo-webcam", visible=False,
+        webcam_options=gr.WebcamOptions(
+            mirror=True, constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}}))
+    return SimpleNamespace(where=where, notice=notice, live=live, webcam=webcam)
+
+
+def video_tab() -> SimpleNamespace:
+    ui = TEXT.ui
+    with gr.Row():
+        video = gr.Video(sources=["upload"], label=ui("video"), height=360, elem_id="yolo-video-in")
+        video_out = gr.Video(label=ui("video_out"), height=360, interactive=False, elem_id="yolo-video-out")
+    run_video = gr.Button(ui("run_video"), variant="primary", elem_id="yolo-run-video")
+    return SimpleNamespace(video=video, video_out=video_out, run_video=run_video)
+
+
+def sources_and_results() -> SimpleNamespace:
+    """The right column: a photo, the webcam and a video in tabs, then the detections, the counts and the info."""
+    ui = TEXT.ui
+    with gr.Tabs(elem_id="yolo-sources"):
+        with gr.Tab(ui("photo_tab"), id="yolo-photo-tab"):
+            photo = photo_tab()
+        with gr.Tab(ui("webcam_tab"), id="yolo-webcam-tab", elem_id="yolo-webcam-tab"):
+            webcam = webcam_tab()
+        with gr.Tab(ui("video_tab"), id="yolo-video-tab"):
+            video = video_tab()
+    with gr.Row():
+        annotated = components.image_output(label=ui("annotated"), scale=3, elem_id="yolo-annotated")
+        with gr.Column(scale=1, min_width=220):
+            counts = gr.Dataframe(label=ui("counts"), interactive=False, elem_id="yolo-counts")
+    info = gr.Markdown(elem_id="yolo-info")
+    return SimpleNamespace(**vars(photo), **vars(webcam), **vars(video), annotated=annotated, counts=counts,
+                           info=info)
+
+
+def inside_yolo() -> SimpleNamespace:
+    """Under the results: the grid and the boxes before and after NMS."""
+    ui = TEXT.ui
     with gr.Accordion(ui("inside"), open=True):
         gr.Markdown(ui("inside_help"))
         with gr.Row():
-            grid_img = components.image_output(label=ui("grid_img"), height=330, elem_id="yolo-grid")
-            before_img = components.image_output(label=ui("before"), height=330, elem_id="yolo-before")
-            after_img = components.image_output(label=ui("after"), height=330, elem_id="yolo-after")
-    state = gr.State(None)
+            grid = components.image_output(label=ui("grid_img"), height=330, elem_id="yolo-grid")
+            before = components.image_output(label=ui("before"), height=330, elem_id="yolo-before")
+            after = components.image_output(label=ui("after"), height=330, elem_id="yolo-after")
+    return SimpleNamespace(grid=grid, before=before, after=after)
 
-    picture_outputs = [annotated, counts, info, grid_img, before_img, after_img]
-    photo_inputs = [photo, model, conf, iou, imgsz, classes, grid]
+
+def build(page) -> None:
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            controls = settings_column()
+        with gr.Column(scale=3):
+            sources = sources_and_results()
+    inside = inside_yolo()
+    state = gr.State(None)
+    c = controls
+    picture_outputs = [sources.annotated, sources.counts, sources.info, inside.grid, inside.before, inside.after]
+    photo_inputs = [sources.photo, c.model, c.conf, c.iou, c.imgsz, c.classes, c.grid]
     # A photo: the Detect button and a new photo (an upload, or a click on an example) share one cached event.
-    detected = events.on([run.click, photo.change], yolo_detect, photo_inputs, picture_outputs, kind="model",
-                         cache=True, api_name="yolo_detect")
+    detected = events.on([sources.run.click, sources.photo.change], yolo_detect, photo_inputs, picture_outputs,
+                         kind="model", cache=True, api_name="yolo_detect")
     # The server-path webcam: its own queue and time limit; frames past the server's budget are dropped at once.
     # No trigger_mode="always_last": with it Gradio 6.31 delivers one frame and then stops (measured: 0.1 FPS).
-    events.on(webcam.stream, yolo_detect_webcam, [webcam, model, conf, iou, imgsz, classes, grid, track, state],
+    events.on(sources.webcam.stream, yolo_detect_webcam,
+              [sources.webcam, c.model, c.conf, c.iou, c.imgsz, c.classes, c.grid, c.track, state],
               picture_outputs + [state], kind="stream", api_name="yolo_detect_webcam", stream_every=0.1,
               show_progress="hidden")
-    events.on(run_video.click, yolo_detect_video, [video, model, conf, iou, imgsz, classes, track],
-              [video_out, counts, info], kind="video", api_name="yolo_detect_video")
-    # The in-browser view: its files, the switch between it and the server stream, its fallback, its
-    # "look inside YOLO" frame, and the controls applied to it at once (in the browser, no server trip).
-    serve_page_files()
-    events.on(where.change, show_where, [where], [live, webcam], kind="quick", api_visibility="private")
-    events.on(live.fallback, fall_back_to_server, None, [where, live, webcam, notice], kind="quick",
-              api_visibility="private")
-    events.on(live.snapshot, inside_yolo_from_page, [model, conf, iou, imgsz, classes, grid], picture_outputs,
-              kind="model", api_visibility="private")
-    gr.on([model.change, conf.change, iou.change, imgsz.change, classes.change, track.change], None,
-          [model, conf, iou, imgsz, classes, track], None, js=SETTINGS_TO_PAGE_JS)  # browser-only: no server event
-    for button, choose in ((all_button, select_all), (none_button, select_none),
-                           (people_button, select_people_vehicles)):
-        events.on(button.click, choose, None, [classes], kind="quick", api_visibility="private")
+    events.on(sources.run_video.click, yolo_detect_video,
+              [sources.video, c.model, c.conf, c.iou, c.imgsz, c.classes, c.track],
+              [sources.video_out, sources.counts, sources.info], kind="video", api_name="yolo_detect_video")
+    live_view_events(controls, sources, picture_outputs)
+    for button, choose in ((c.all_button, select_all), (c.none_button, select_none),
+                           (c.people_button, select_people_vehicles)):
+        events.on(button.click, choose, None, [c.classes], kind="quick", api_visibility="private")
+    opening_and_warm_up(page, detected, photo_inputs, picture_outputs)
 
-    # The worked example when the tab opens (the first photo, computed at warm-up); every example photo computed
-    # once for the button and the examples too; and the default detector exported for the browser before the
-    # first student asks.
+
+def live_view_events(controls, sources, picture_outputs: list) -> None:
+    """The in-browser view: its files, the switch between it and the server stream, its fallback, its "look inside
+    YOLO" frame, and the controls applied to it at once (in the browser, no server trip)."""
+    c, private = controls, dict(api_visibility="private")
+    serve_page_files()
+    events.on(sources.where.change, show_where, [sources.where], [sources.live, sources.webcam], kind="quick",
+              **private)
+    events.on(sources.live.fallback, fall_back_to_server, None,
+              [sources.where, sources.live, sources.webcam, sources.notice], kind="quick", **private)
+    events.on(sources.live.snapshot, inside_yolo_from_page, [c.model, c.conf, c.iou, c.imgsz, c.classes, c.grid],
+              picture_outputs, kind="model", **private)
+    page_settings = [c.model, c.conf, c.iou, c.imgsz, c.classes, c.track]
+    gr.on([control.change for control in page_settings], None, page_settings, None,
+          js=SETTINGS_TO_PAGE_JS)  # browser-only: no server event
+
+
+def opening_and_warm_up(page, detected, photo_inputs: list, picture_outputs: list) -> None:
+    """The worked example when the tab opens (the first photo, computed at warm-up); every example photo computed
+    once for the button and the examples too; and the default detector exported for the browser before the
+    first student asks."""
     page.on_open(yolo_detect, photo_inputs, picture_outputs, kind="model")
-    defaults = (zoo.DEFAULT_YOLO, compute.DEFAULT_CONF, compute.DEFAULT_IOU, compute.DEFAULT_IMGSZ, names,
-                compute.DEFAULT_GRID)
-    for example in examples:
+    defaults = (zoo.DEFAULT_YOLO, compute.DEFAULT_CONF, compute.DEFAULT_IOU, compute.DEFAULT_IMGSZ,
+                compute.class_names(), compute.DEFAULT_GRID)
+    for example in compute.example_photos():
         page.warm(detected, str(example), *defaults)
     page.warm_task(export_default_detector)
     page.warm_task(webruntime.ensure)  # onnxruntime-web, when online and not in the cache yet

@@ -56,6 +56,7 @@ TEXT = text.table("yolo_detect", {
     "label_iou": ("NMS IoU 임계값", "NMS IoU threshold"),
     "label_imgsz": ("입력 크기", "Input size"),
     "label_grid": ("격자 보기", "Grid to show"),
+    "label_track": ("추적", "Tracking"),
     "imgsz_multiple": ("입력 크기: YOLO 의 가장 성긴 격자가 32픽셀이라 32의 배수인 {used}(으)로 맞췄습니다.",
                        "Input size: YOLO's coarsest grid has 32-pixel cells, so it must be a multiple of 32; "
                        "using {used}."),

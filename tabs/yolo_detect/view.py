@@ -11,6 +11,7 @@ import numpy as np
 
 from core import classnames, draw, memory
 from tabs.yolo_detect import compute
+from tabs.yolo_detect.video import VideoResult
 from tabs.yolo_detect.text import TEXT
 
 PANEL_SIDE = 320  # long side of the explanation panels (half a 640x480 webcam frame: cheap to draw and to send)
@@ -197,7 +198,7 @@ def info_markdown(det: compute.Detection, settings: compute.Settings, draw_ms: f
     return "\n\n".join(lines)
 
 
-def video_table(result: compute.VideoResult, lang: str) -> dict:
+def video_table(result: VideoResult, lang: str) -> dict:
     """Per class found: the most boxes in one frame and, with tracking, how many objects were tracked."""
     headers = [TEXT.say(lang, "col_class"), TEXT.say(lang, "col_most")]
     if result.tracked is not None:
@@ -210,7 +211,7 @@ def video_table(result: compute.VideoResult, lang: str) -> dict:
     return {"headers": headers, "data": rows}
 
 
-def video_info(result: compute.VideoResult, settings: compute.Settings, lang: str) -> str:
+def video_info(result: VideoResult, settings: compute.Settings, lang: str) -> str:
     per = result.timings
     lines = [TEXT.say(lang, "video_done", frames=result.frames, fps=f"{result.out_fps:.1f}",
                       seconds=f"{result.seconds:.1f}", rate=f"{result.frames / max(result.seconds, 1e-9):.1f}"),

@@ -11,7 +11,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.datasets import load_digits
 
 from core import values
-from tabs.nn_types.compute import LIMITS
+from tabs.nn_types.compute import SETTINGS
 from tabs.nn_types.text import TEXT
 from tests.conftest import open_tab, shot
 
@@ -202,7 +202,7 @@ def run_lesson(page, lang: str, screenshots) -> None:
     shot(page, screenshots, f"nn_types_{lang}_trained")
 
     # a seed out of range: a note in the page's language, and the training still answers (with the highest seed)
-    high = LIMITS["seed"][1]
+    high = SETTINGS["seed"].high
     _, note = values.clamp(99999, 0, high, 0, TEXT.msg("name_seed"), integer=True)
     train(page, 99999, 2, note.say(lang))
     check_summary(page, lang, seed=high, epochs=2)

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from core import values
-from tabs.resnet_skip.compute import LIMITS
+from tabs.resnet_skip.compute import SETTINGS
 from tabs.resnet_skip.text import TEXT
 from tests.conftest import open_tab, shot
 
@@ -154,7 +154,7 @@ def run_lesson(page, lang: str, screenshots) -> None:
     shot(page, screenshots, f"resnet_skip_{lang}_relu10")
 
     # a seed out of range: a note in the page's language under the chart, and the page keeps answering
-    high = LIMITS["seed"][1]
+    high = SETTINGS["seed"].high
     _, note = values.clamp(99999, 0, high, 0, TEXT.msg("name_seed"), integer=True)
     set_number(page, "#resnet-skip-seed input", 99999)
     wait_for_text(page, "resnet-skip-gradients-text", re.compile(re.escape(note.say(lang))))
