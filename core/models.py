@@ -48,6 +48,7 @@ ZOO_MODULES = [
     "core.zoo.yolo",
     "core.zoo.diffusion",
     "core.zoo.text",
+    "core.zoo.hub",
 ]
 
 # How long the first download attempt may wait for the download host to accept a connection (DNS

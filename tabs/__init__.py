@@ -25,6 +25,7 @@ LESSON_IDS = [
     "diffusion",
     "precision",
     "finetune",
+    "hub",
 ]
 
 HERE = Path(__file__).resolve().parent

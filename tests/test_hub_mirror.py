@@ -101,6 +101,11 @@ TAB_CALLS = [
                     **{f"f{i}": None for i in range(5)})),
     ("word_attention_encoder", ["distilbert_multilingual"],
      lambda f: dict(sentence="고양이가 매트 위에 앉았다. The cat sat on the mat.", layer=1, head=0)),
+    ("hub_fill_mask", ["hub_fill_mask"],
+     lambda f: dict(sentence="서울은 한국의 [MASK]입니다.", top_k=5, model_name="klue/bert-base")),
+    ("hub_generate", ["hub_text_generation"],
+     lambda f: dict(prompt="오늘 날씨가 좋아서", temperature=1.0, top_k=5, new_tokens=8, seed=0,
+                    model_name="skt/kogpt2-base-v2")),
 ]
 
 
