@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -13,21 +14,23 @@ from pathlib import Path
 import gradio as gr
 
 import tabs
-from core import events, guard, layout, memory, models, outputs, server, text, theme
+from core import classroom, events, guard, layout, memory, models, outputs, server, teacher, text, theme
 from core.page import Page
 from core.settings import Settings, from_args
 
 TEXT = text.table("app", {
     "downloading": ("모델을 내려받습니다", "Downloading models"),
+    "pin": ("교사 PIN (이 터미널에만 표시): {pin}", "Teacher PIN (shown in this terminal only): {pin}"),
 })
 
 
 # Uploads (Gradio's cache folder) are deleted UPLOAD_SWEEP[1] seconds after they arrive, checked every
 # UPLOAD_SWEEP[0] s: an answer needs its photo for a moment, and a cached answer is keyed by the photo's content.
 UPLOAD_SWEEP = (60, 15 * 60)
-# Gradio keeps a copy of the page's state for each session, up to this many (the oldest unused go first):
-# measured about 0.7 MB each here (bench: 400 sessions), so the sessions of a day's visitors stay under ~250 MB.
-SESSION_CAPACITY = 300
+# Gradio keeps a copy of the page's state for each session (about 0.85 MB each, measured on this app), up to
+# this many; the least recently used go first. 100 holds a class of 30 with its reloads and the teacher, and
+# bounds what any number of visitors (or scripts) can cost at about 85 MB (tests/test_day.py: flat after it).
+SESSION_CAPACITY = 100
 
 
 def build_app(settings: Settings | None = None) -> tuple[gr.Blocks, Page]:
@@ -35,14 +38,22 @@ def build_app(settings: Settings | None = None) -> tuple[gr.Blocks, Page]:
     that belong to this build alone."""
     settings = settings or Settings()
     outputs.register_static_dir()
+    lessons = tabs.load_all()
+    the_class = classroom.Classroom(classroom.pin_from(settings.teacher_pin)[0])  # one class per server process
     with gr.Blocks(title="딥러닝 교실 / Deep Learning Classroom", delete_cache=UPLOAD_SWEEP) as demo:
-        page = Page(settings, demo)
+        page = Page(settings, demo, classroom=the_class)
         layout.header()
-        with gr.Tabs(), events.registering_into(page.registered):
-            for index, lesson in enumerate(tabs.load_all()):
-                with gr.Tab(lesson.text.ui("title"), id=lesson.id, elem_id=f"tab-{lesson.id}") as tab:
-                    layout.lesson_note(lesson)
-                    lesson.tab.build(page.for_tab(tab, is_first=index == 0))
+        with events.registering_into(page.registered):
+            class_controls = teacher.controls(page, [lesson.id for lesson in lessons])
+            tab_blocks = {}
+            with layout.lesson_tabs() as lesson_tabs:
+                for index, lesson in enumerate(lessons):
+                    with gr.Tab(lesson.text.ui("title"), id=lesson.id, elem_id=f"tab-{lesson.id}") as tab:
+                        layout.lesson_note(lesson)
+                        lesson.tab.build(page.for_tab(tab, is_first=index == 0))
+                    tab_blocks[lesson.id] = tab
+            teacher.wire(page, class_controls, lesson_tabs, tab_blocks)
+        events.on_page_closed(demo, events.release_session)
     # Every event has its own queue (core.events.KINDS); the queue holds at most 512 waiting events.
     events.apply_gradio_queue_settings()
     demo.queue(max_size=512)
@@ -105,6 +116,10 @@ def main(argv: list[str] | None = None) -> int:
     models.set_device(settings.device)
     if settings.prefetch is not None:
         return prefetch(settings.prefetch)
+    pin, made_here = classroom.pin_from(settings.teacher_pin)
+    if made_here:  # printed, never logged: the PIN stays in the terminal of whoever started the server
+        print(f"{text.say('ko', 'app.pin', pin=pin)}\n{text.say('en', 'app.pin', pin=pin)}", flush=True)
+    settings = dataclasses.replace(settings, teacher_pin=pin)
     demo, page = build_app(settings)
     demo.launch(prevent_thread_lock=True, **launch_kwargs(settings))
     # The server answers now. Behind it: import the heavy libraries, then compute every tab's worked

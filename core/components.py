@@ -95,7 +95,9 @@ class Image(gr.Image):
 
 def image_output(**kwargs) -> gr.Image:
     """An output picture: JPEG unless the caller asks for PNG (sharp-edged drawings), not editable,
-    with a full-screen button for the projector."""
+    with a full-screen button for the projector. Its alt text (what a screen reader says) is its label in the
+    page's language unless the caller gives a better one (`alt_text=`, e.g. what the picture shows)."""
+    kwargs.setdefault("alt_text", kwargs.get("label"))
     kwargs.setdefault("format", "jpeg")
     kwargs.setdefault("interactive", False)
     kwargs.setdefault("buttons", ["fullscreen"])

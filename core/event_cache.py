@@ -92,10 +92,12 @@ def request_key(fn: Callable, outputs: list, wants_lang: bool,
     return key
 
 
-def cached(compute: Callable, key: Callable[[tuple, str], Hashable], store: memory.Store = RESULTS) -> Callable:
+def cached(compute: Callable, key: Callable[[tuple, str], Hashable], store: memory.Store = RESULTS,
+           pin: bool = False) -> Callable:
     """compute(*args, lang=...) answered from `store` when the same request was computed before. A plain
     function's requests join a computation under way; a generator streams its steps the first time and
-    keeps its last one, which later requests get at once. A failure is never kept."""
+    keeps its last one, which later requests get at once. A failure is never kept. `pin`: the results are a
+    tab's worked examples, kept pinned (never evicted by other requests, still counted in the budget)."""
     if inspect.isgeneratorfunction(compute):
         def run_stream(*args, lang: str = text.DEFAULT_LANG):
             request = key(args, lang)
@@ -107,9 +109,9 @@ def cached(compute: Callable, key: Callable[[tuple, str], Hashable], store: memo
             for last in compute(*args, lang=lang):
                 yield last
             if last is not None:
-                store.put(request, last)
+                store.put(request, last, pinned=pin)
         return run_stream
 
     def run(*args, lang: str = text.DEFAULT_LANG):
-        return store.get_or_compute(key(args, lang), lambda: compute(*args, lang=lang))
+        return store.get_or_compute(key(args, lang), lambda: compute(*args, lang=lang), pin=pin)
     return run

@@ -23,12 +23,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import logging
 import importlib.util
 import inspect
 import os
 from typing import Any, Callable
 
-from core import event_cache
+from core import event_cache, fairness
 from core import event_wrappers as wrappers
 # What other modules use from here: the out-of-memory check, the result cache and the webcam budget.
 from core.event_cache import RESULTS, fingerprint  # noqa: F401
@@ -79,6 +80,8 @@ STREAM_FPS = 12.0
 # most the last 1,000.
 GRADIO_QUEUE_SETTINGS = {"GRADIO_ANALYTICS_CACHE_FREQUENCY": "1000", "GRADIO_ANALYTICS_MAX_EVENTS": "1000"}
 
+
+log = logging.getLogger("dlclass.events")
 
 def apply_gradio_queue_settings() -> None:
     """Call before `Blocks.queue()` (Gradio reads these when it creates the queue). A value the person
@@ -190,17 +193,21 @@ def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: b
     wants_lang = wrappers.takes_lang(fn)
     compute = _computed(fn, event_kind, outputs, wants_lang)
     key = event_cache.request_key(fn, outputs, wants_lang, cache_key)
-    run = wrappers.delivered(event_cache.cached(compute, key) if cache else compute)
+    flag = [once] if once is not None else []
+    # A worked example on opening (`once`) is pinned in the result cache: no stream of other requests evicts it.
+    run = wrappers.delivered(event_cache.cached(compute, key, pin=bool(flag)) if cache else compute)
     if kind == "stream":
         run = wrappers.within_budget(run, FRAMES, len(outputs))
-    flag = [once] if once is not None else []
     if flag:
         run = wrappers.once_per_session(run, len(outputs))
     answer = wrappers.lang_from_request(wrappers.guarded(run, name))
+    queue_kind = share_queue_of or kind
+    if queue_kind in fairness.ONE_SLOT_KINDS and not flag:  # one job per session waiting in a one-slot kind
+        answer = fairness.one_job_per_session(answer, queue_kind, len(outputs), wrappers.streams(answer))
     signature = wrappers.gradio_signature(fn, len(inputs), flag_first=bool(flag))
     if api_name is not None:
         gradio_kwargs["api_name"] = api_name
-    queue = _queue_settings(KINDS[share_queue_of or kind], gradio_kwargs)
+    queue = _queue_settings(KINDS[queue_kind], gradio_kwargs)
     dependency = _listen(triggers, wrappers.for_gradio(answer, fn, signature), flag + inputs, outputs + flag,
                          **queue, **gradio_kwargs)
     record = Registered(name, fn, event_kind, cache, wants_lang, run, compute, dependency, once=bool(flag))
@@ -211,5 +218,28 @@ def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: b
 
 def cache_report() -> dict:
     """What the result cache holds (entries, bytes, hits, misses): for logs and the bench."""
-    return {"entries": len(RESULTS), "bytes": RESULTS.bytes(), "hits": RESULTS.hits, "misses": RESULTS.misses,
+    return {"entries": len(RESULTS), "pinned": RESULTS.pinned(), "bytes": RESULTS.bytes(), "hits": RESULTS.hits, "misses": RESULTS.misses,
             "evicted": RESULTS.evicted, "budget_bytes": RESULTS.budget.limit_bytes}
+
+
+def on_page_closed(blocks, fn: Callable[[Any], None]) -> None:
+    """Register `fn(request)` to run when a student's page closes (Gradio's `Blocks.unload`): the one lifecycle
+    hook, registered here like every event. A failure is logged, never raised (the page is already gone)."""
+    import gradio as gr
+
+    def page_closed(request: gr.Request) -> None:
+        try:
+            fn(request)
+        except Exception as exc:  # nobody is left to tell
+            log.warning("page-closed hook %s failed: %s", getattr(fn, "__qualname__", fn), exc)
+
+    page_closed.__dlclass_event__ = True
+    blocks.unload(page_closed)
+
+
+def release_session(request=None) -> None:
+    """What the app keeps for one session, released when its page closes: app.py registers it with
+    `demo.unload(events.release_session)` (Gradio passes the request; its session hash names the session)."""
+    session = getattr(request, "session_hash", None)
+    if session:
+        fairness.TICKETS.forget(session)

@@ -3,10 +3,12 @@
 ASGI middleware around Gradio's app (installed with `launch(app_kwargs={"middleware": ...})`, like
 core/server.py). It looks at three of Gradio's routes and nothing else:
 
-- `POST .../queue/join` (a click): each session may join at most `SESSION_BURST` events at once, refilled at
-  `SESSION_RATE` per second, and each client (address) at most `CLIENT_BURST` / `CLIENT_RATE`: a class of 30
-  behind one school address clicking together fits; a script that queues 500 jobs in 3 s gets 429s after the
-  first few, and Gradio's queue (512 places) stays open for everyone else. A client may also start at most
+- `POST .../queue/join` (a click): each session may have at most `SESSION_IN_FLIGHT` events waiting or running,
+  and each client (address) at most `CLIENT_IN_FLIGHT`: a class of 30 behind one school address clicking
+  together fits, and so does a script that calls one event after another as fast as it likes; a script that
+  queues 500 jobs in 3 s gets 429s after the first few, and Gradio's queue (512 places) stays open for
+  everyone else. An event counts from its join until its `process_completed` passes in the session's event
+  stream (or, for a client that never reads its stream, until `IN_FLIGHT_TTL_S` later). A client may also start at most
   `NEW_SESSIONS_PER_WINDOW` new sessions per `WINDOW_S` (each new session costs the server a copy of the
   page's state: Gradio keeps one per session).
 - `POST .../upload`: each client may send at most `UPLOAD_BYTES_PER_WINDOW` per `WINDOW_S`.
@@ -21,12 +23,15 @@ when Gradio changes the messages or routes it relies on.
 """
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
 import threading
 import time
+from urllib.parse import parse_qs
 
-from core import text
+from core import fairness, text
 
 TEXT = text.table("guard", {
     "too_fast": ("요청이 너무 빠르게 들어오고 있습니다. 잠시 뒤에 다시 눌러 주세요.",
@@ -43,10 +48,16 @@ TEXT = text.table("guard", {
     "title": ("입력 확인", "Check the input"),
 })
 
-SESSION_BURST, SESSION_RATE = 8, 1.0  # a page never has more than a few clicks under way
-CLIENT_BURST, CLIENT_RATE = 120, 20.0  # 30 students behind one address, all clicking at once
+SESSION_IN_FLIGHT = 8  # a page never has more than a few clicks under way
+CLIENT_IN_FLIGHT = 200  # 30 students behind one address, all clicking at once, well under the queue's 512
+IN_FLIGHT_TTL_S = 300.0  # longer than any job may wait and run (the one-slot kinds hold one job per session)
 WINDOW_S = 600
-NEW_SESSIONS_PER_WINDOW = 240  # 30 students reloading 8 times in 10 minutes
+# 30 students reloading 8 times in 10 minutes (DLCLASS_MAX_NEW_SESSIONS: a soak or a memory test raises it)
+NEW_SESSIONS_PER_WINDOW = int(os.environ.get("DLCLASS_MAX_NEW_SESSIONS") or 240)
+# Server-path webcams (kind "stream", 2 slots for the class): one per session (a newer one replaces it), and
+# a stream that sends no frame for STREAM_IDLE_S gives its slot back (Gradio would wait for its time limit).
+STREAM_IDLE_S = 10.0
+STREAM_KIND = "stream"
 UPLOAD_BYTES_PER_WINDOW = 400 * 1024 * 1024
 MAX_JOIN_BODY = 4 * 1024 * 1024  # a click's JSON (a typed prompt, a webcam frame as a data URL)
 MAX_UPLOAD_TEXT = "50 MB"
@@ -54,23 +65,7 @@ MAX_UPLOAD_TEXT = "50 MB"
 JOIN = re.compile(r"^(?:/gradio_api)?/queue/join$")
 UPLOAD = re.compile(r"^(?:/gradio_api)?/upload$")
 STREAM = re.compile(r"^(?:/gradio_api)?/queue/data$")
-
-
-class Bucket:
-    """A token bucket: `take()` is true while tokens remain; they come back at `rate` per second."""
-
-    def __init__(self, burst: float, rate: float):
-        self.burst, self.rate = burst, rate
-        self.tokens, self.updated = burst, time.monotonic()
-
-    def take(self, amount: float = 1.0) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= amount:
-            self.tokens -= amount
-            return True
-        return False
+FRAME = re.compile(r"^((?:/gradio_api)?)/stream/([\w-]+)(/close)?$")
 
 
 class Ledger:
@@ -78,8 +73,8 @@ class Ledger:
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.sessions: dict[str, Bucket] = {}
-        self.clients: dict[str, Bucket] = {}
+        self.in_flight: dict[str, list[float]] = {}  # session -> join times of its events under way
+        self.client_in_flight: dict[str, list[tuple[float, str]]] = {}  # client -> (join time, session)
         self.new_sessions: dict[str, list[float]] = {}
         self.uploads: dict[str, list[tuple[float, int]]] = {}
         self.seen: dict[str, float] = {}  # session -> last use
@@ -96,14 +91,26 @@ class Ledger:
                     return "too_many_sessions"
                 self.new_sessions[client] = started + [now]
             self.seen[session] = now
-            client_bucket = self.clients.setdefault(client, Bucket(CLIENT_BURST, CLIENT_RATE))
-            session_bucket = self.sessions.setdefault(session, Bucket(SESSION_BURST, SESSION_RATE))
-            if not session_bucket.take():
+            mine = [t for t in self.in_flight.get(session, []) if now - t < IN_FLIGHT_TTL_S]
+            ours = [(t, s) for t, s in self.client_in_flight.get(client, []) if now - t < IN_FLIGHT_TTL_S]
+            if len(mine) >= SESSION_IN_FLIGHT or len(ours) >= CLIENT_IN_FLIGHT:
+                self.in_flight[session], self.client_in_flight[client] = mine, ours
                 return "too_fast"
-            if not client_bucket.take():
-                session_bucket.tokens += 1  # not used after all
-                return "too_fast"
+            self.in_flight[session] = mine + [now]
+            self.client_in_flight[client] = ours + [(now, session)]
         return None
+
+    def finished(self, client: str, session: str) -> None:
+        """One event of `session` completed (or was refused after all): it no longer counts."""
+        with self.lock:
+            mine = self.in_flight.get(session)
+            if mine:
+                mine.pop(0)
+            ours = self.client_in_flight.get(client, [])
+            for index, (_, owner) in enumerate(ours):
+                if owner == session:
+                    ours.pop(index)
+                    break
 
     def upload(self, client: str, nbytes: int) -> bool:
         now = time.monotonic()
@@ -121,9 +128,9 @@ class Ledger:
         self.cleaned = now
         for session in [s for s, t in self.seen.items() if now - t > WINDOW_S]:
             self.seen.pop(session)
-            self.sessions.pop(session, None)
-        for client in [c for c, b in self.clients.items() if b.tokens >= b.burst]:
-            self.clients.pop(client)
+            self.in_flight.pop(session, None)
+        for client in [c for c, joins in self.client_in_flight.items() if not joins]:
+            self.client_in_flight.pop(client)
 
 
 def client_of(scope) -> str:
@@ -177,10 +184,53 @@ def refusal_for(status: int) -> str:
 # ---------------------------------------------------------------- the middleware
 
 
+def kind_of(scope, fn_index) -> str | None:
+    """The queue (core.events kind) of the event a click joins: its Gradio concurrency group."""
+    get_blocks = getattr(scope.get("app"), "get_blocks", None)
+    if get_blocks is None or not isinstance(fn_index, int):
+        return None
+    return getattr(get_blocks().fns.get(fn_index), "concurrency_id", None)
+
+
+def with_ticket(scope, ticket: int | None):
+    """The join's scope with its fairness ticket as a header (one a client sent itself is dropped)."""
+    name = fairness.TICKET_HEADER.encode()
+    headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() != name]
+    if ticket is not None:
+        headers.append((name, str(ticket).encode()))
+    return {**scope, "headers": headers}
+
+
+class Streams:
+    """The server-path webcam streams under way: one per session, and none idle past STREAM_IDLE_S."""
+
+    def __init__(self):
+        self.live: dict[str, dict] = {}  # event id -> {"session", "scope", "prefix", "last", "started"}
+        self.watcher: asyncio.Task | None = None
+        self.closed_idle = self.replaced = 0
+
+    def started(self, event_id: str, session: str, scope, prefix: str) -> list[str]:
+        """Record a new stream; the ids of the session's older ones (to close)."""
+        older = [e for e, s in self.live.items() if s["session"] == session]
+        now = time.monotonic()
+        self.live[event_id] = {"session": session, "scope": scope, "prefix": prefix, "last": now, "started": now}
+        self.replaced += len(older)
+        return older
+
+    def frame(self, event_id: str) -> None:
+        if event_id in self.live:
+            self.live[event_id]["last"] = time.monotonic()
+
+    def idle(self) -> list[str]:
+        now = time.monotonic()
+        return [e for e, s in self.live.items() if now - s["last"] > STREAM_IDLE_S or now - s["started"] > 600]
+
+
 class Guard:
     def __init__(self, app, ledger: Ledger | None = None):
         self.app = app
         self.ledger = ledger or Ledger()
+        self.streams = Streams()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -192,7 +242,15 @@ class Guard:
         elif scope["method"] == "POST" and UPLOAD.match(path):
             await self._upload(scope, receive, send, lang)
         elif STREAM.match(path):
-            await self.app(scope, receive, _StreamTranslator(send, lang))
+            session = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("session_hash", [""])[0]
+            client = client_of(scope)
+            await self.app(scope, receive, _StreamTranslator(send, lang, lambda: self.ledger.finished(client, session)))
+        elif scope["method"] == "POST" and (frame := FRAME.match(path)):
+            if frame.group(3):
+                self.streams.live.pop(frame.group(2), None)
+            else:
+                self.streams.frame(frame.group(2))
+            await self.app(scope, receive, send)
         else:
             await self.app(scope, receive, send)
 
@@ -206,13 +264,18 @@ class Guard:
                 await refuse(send, 413, TEXT.say(lang, "too_big", limit="4 MB"))
                 return
         try:
-            session = str(json.loads(body or b"{}").get("session_hash") or "")
+            request = json.loads(body or b"{}")
+            session, fn_index = str(request.get("session_hash") or ""), request.get("fn_index")
         except (ValueError, AttributeError):
-            session = ""
+            session, fn_index = "", None
         refusal = self.ledger.join(client_of(scope), session) if session else None
         if refusal is not None:
             await refuse(send, 429, TEXT.say(lang, refusal))
             return
+        kind = kind_of(scope, fn_index) if session else None
+        scope = with_ticket(scope, fairness.ticket_for_join(session, kind))
+        if kind == STREAM_KIND:
+            send = _EventIdReader(send, lambda event_id: self._stream_started(event_id, session, scope))
         sent = False
 
         async def replay():
@@ -222,7 +285,43 @@ class Guard:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, _ErrorTranslator(send, lang))
+        answer = _ErrorTranslator(send, lang)
+        await self.app(scope, replay, answer)
+        if answer.status >= 400:  # Gradio refused it after all: it will never complete
+            self.ledger.finished(client_of(scope), session)
+
+    def _stream_started(self, event_id: str, session: str, scope) -> None:
+        prefix = scope["path"][: -len("/queue/join")]
+        for older in self.streams.started(event_id, session, scope, prefix):
+            self._close_later(older)
+        if self.streams.watcher is None or self.streams.watcher.done():
+            self.streams.watcher = asyncio.get_running_loop().create_task(self._watch_streams())
+
+    def _close_later(self, event_id: str) -> None:
+        stream = self.streams.live.pop(event_id, None)
+        if stream is not None:
+            asyncio.get_running_loop().create_task(self._close_stream(stream, event_id))
+
+    async def _close_stream(self, stream: dict, event_id: str) -> None:
+        """Gradio's own route for a webcam that stops (what the browser calls), called from inside."""
+        path = f"{stream['prefix']}/stream/{event_id}/close"
+        scope = {**stream["scope"], "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
+                 "headers": [(b"content-length", b"0")]}
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def discard(message):
+            return None
+
+        await self.app(scope, receive, discard)
+
+    async def _watch_streams(self) -> None:
+        while self.streams.live:
+            await asyncio.sleep(1.0)
+            for event_id in self.streams.idle():
+                self.streams.closed_idle += 1
+                self._close_later(event_id)
 
     async def _upload(self, scope, receive, send, lang):
         length = next((int(v) for k, v in scope["headers"] if k == b"content-length" and v.isdigit()), 0)
@@ -259,11 +358,30 @@ class _ErrorTranslator:
         await self.send(message)
 
 
+class _EventIdReader:
+    """Passes a join's answer on and hands the event id it carries to `found`."""
+
+    def __init__(self, send, found):
+        self.send, self.found, self.status = send, found, 200
+
+    async def __call__(self, message):
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif message["type"] == "http.response.body" and self.status == 200 and message.get("body"):
+            try:
+                event_id = json.loads(message["body"]).get("event_id")
+            except (ValueError, AttributeError):
+                event_id = None
+            if event_id:
+                self.found(str(event_id))
+        await self.send(message)
+
+
 class _StreamTranslator:
     """Rewrites the failed `process_completed` messages of Gradio's event stream that are not ours."""
 
-    def __init__(self, send, lang: str):
-        self.send, self.lang, self.pending = send, lang, ""
+    def __init__(self, send, lang: str, completed=lambda: None):
+        self.send, self.lang, self.pending, self.completed = send, lang, "", completed
 
     async def __call__(self, message):
         if message["type"] == "http.response.start":
@@ -273,6 +391,9 @@ class _StreamTranslator:
             *complete, self.pending = data.split("\n\n")
             if not message.get("more_body"):
                 complete, self.pending = complete + ([self.pending] if self.pending else []), ""
+            for chunk in complete:
+                if '"process_completed"' in chunk:
+                    self.completed()
             out = "".join(translate_stream_chunk(chunk, self.lang) + "\n\n" for chunk in complete)
             message = {**message, "body": out.encode("utf-8")}
         await self.send(message)

@@ -31,6 +31,7 @@ class _Entry:
     value: Any
     bytes: int
     used: int  # a tick of the budget's clock: larger = used more recently
+    pinned: bool = False  # a worked example: counted in the budget, never dropped to make room
 
 
 class Budget:
@@ -73,7 +74,7 @@ class Budget:
                 oldest = None
                 for store in self.stores:
                     for key, entry in store._entries.items():
-                        if keep == (store, key) or not store.evictable:
+                        if keep == (store, key) or not store.evictable or entry.pinned:
                             continue
                         if oldest is None or entry.used < oldest[2].used:
                             oldest = (store, key, entry)
@@ -136,12 +137,16 @@ class Store:
         with self.budget.lock:
             return key in self._entries
 
-    def put(self, key: Hashable, value: Any) -> Any:
+    def put(self, key: Hashable, value: Any, pinned: bool = False) -> Any:
+        """Keep `value`; a `pinned` one (a tab's worked example) counts in the budget but is never dropped
+        to make room, and never counts against max_entries (only unpinned entries do)."""
         nbytes = int(self.size(value))
         with self.budget.lock:
-            self._entries[key] = _Entry(value, nbytes, self.budget.tick())
-            if self.max_entries and len(self._entries) > self.max_entries:
-                oldest = min((k for k in self._entries if k != key), key=lambda k: self._entries[k].used)
+            old = self._entries.get(key)
+            self._entries[key] = _Entry(value, nbytes, self.budget.tick(), pinned or bool(old and old.pinned))
+            unpinned = [k for k, e in self._entries.items() if not e.pinned and k != key]
+            if self.max_entries and len(unpinned) + 1 > self.max_entries and unpinned:
+                oldest = min(unpinned, key=lambda k: self._entries[k].used)
                 dropped = self._entries.pop(oldest)
                 self.evicted += 1
                 if self.on_evict is not None:
@@ -149,12 +154,19 @@ class Store:
             self.budget.make_room(keep=(self, key))
         return value
 
-    def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """The value of `key`, computed once even when many threads ask at the same moment."""
+    def pinned(self) -> int:
+        """How many entries are pinned."""
+        with self.budget.lock:
+            return sum(e.pinned for e in self._entries.values())
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], Any], pin: bool = False) -> Any:
+        """The value of `key`, computed once even when many threads ask at the same moment (`pin`: keep it
+        pinned, see `put`; a value already kept becomes pinned too)."""
         with self.budget.lock:
             entry = self._entries.get(key)
             if entry is not None:
                 entry.used = self.budget.tick()
+                entry.pinned = entry.pinned or pin
                 self.hits += 1
                 return entry.value
             future = self._inflight.get(key)
@@ -170,7 +182,7 @@ class Store:
             value = compute()
             # Measured outside the budget's lock (a model's size takes a while); inside the try, so that a
             # failing size() reaches the waiters too instead of leaving them waiting forever.
-            self.put(key, value)
+            self.put(key, value, pinned=pin)
         except BaseException as exc:
             with self.budget.lock:
                 self._inflight.pop(key, None)

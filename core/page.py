@@ -6,7 +6,10 @@
   so the first student does not wait for it either;
 - `page.warm(dependency, *args)`: precompute one more call of a registered event (e.g. each example
   photo), in both languages when the event speaks one;
-- `page.warm_task(task)`: run a task once in the background after start.
+- `page.warm_task(task)`: run a task once in the background after start;
+- `page.class_tab(settings, controls, show=dependency, answers={...})`: the lesson joins the teacher mode
+  (core/teacher.py): which of its controls the teacher can send to the class, the event that shows its
+  result, and the right answers of its prediction questions.
 
 app.py makes one Page for the app and gives each tab's build its own, `page.for_tab(tab, is_first)`: the
 same settings, the same warm-up lists and registry (they belong to the app), and the tab it builds.
@@ -37,6 +40,17 @@ def initial_input(component) -> Any:
     return component.preprocess(value)
 
 
+@dataclasses.dataclass
+class ClassTab:
+    """A lesson joined to the class (`Page.class_tab`)."""
+
+    id: str | None
+    settings: Any  # core.values.Settings
+    controls: dict  # setting name: its Gradio control
+    show: Any  # the dependency that shows the result, or None
+    answers: dict[str, int]
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Page:
     settings: Settings
@@ -46,11 +60,27 @@ class Page:
     warm_calls: list[tuple[events.Registered, tuple]] = dataclasses.field(default_factory=list)
     warm_tasks: list[Callable[[], Any]] = dataclasses.field(default_factory=list)
     registered: list[events.Registered] = dataclasses.field(default_factory=list)  # app.py registers into it
+    classroom: Any = None  # core.classroom.Classroom: the class of this server process (app.py makes it)
+    class_tabs: list[ClassTab] = dataclasses.field(default_factory=list)  # the lessons that joined the class
 
     def for_tab(self, tab, is_first: bool) -> Page:
         """The page as the build of `tab` sees it: its worked example opens with `tab` (and with the page,
         for the first tab); what it warms up joins the app's lists."""
         return dataclasses.replace(self, tab=tab, tab_is_first=is_first)
+
+    def class_tab(self, settings, controls: dict, show=None, answers: dict[str, int] | None = None) -> ClassTab:
+        """This tab in the teacher mode. settings: its declared `values.Settings`; controls: {setting name: its
+        control} for the settings the teacher may send (only those declared `for_class`); show: the dependency
+        that shows the tab's result (run on a student page after the teacher's settings arrive); answers: the
+        right choice (0-based) of each prediction question in its text table ({"class_q1": 2})."""
+        allowed = {s.name for s in settings.for_class()}
+        refused = set(controls) - allowed
+        if refused:
+            raise ValueError(f"not class settings (declare them for_class or leave them out): {sorted(refused)}")
+        tab_id = getattr(self.tab, "id", None)
+        record = ClassTab(tab_id, settings, dict(controls), show, dict(answers or {}))
+        self.class_tabs.append(record)
+        return record
 
     def on_open(self, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: bool = True, **kwargs):
         """Register `fn` to show the tab's worked example when the student first opens the tab (the first

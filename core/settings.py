@@ -19,6 +19,7 @@ class Settings:
     safety_checker: bool = True  # Stable Diffusion's safety checker (a classroom: on by default)
     prefetch: tuple[str, ...] | None = None  # None: serve; () : every default model; names: those
     warm_up: bool = True  # compute every tab's worked example in the background after start
+    teacher_pin: str | None = None  # unlocks the teacher mode; None: a random 6-digit PIN, printed at start
 
 
 def parser() -> argparse.ArgumentParser:
@@ -36,6 +37,9 @@ def parser() -> argparse.ArgumentParser:
                         "into the cache, then exit")
     p.add_argument("--no-warm-up", action="store_true",
                    help="do not compute the tabs' worked examples in the background after start")
+    p.add_argument("--teacher-pin", default=os.environ.get("DLCLASS_TEACHER_PIN") or None, metavar="PIN",
+                   help="the PIN that unlocks the teacher controls (default: $DLCLASS_TEACHER_PIN, else a random "
+                        "6-digit PIN printed in this terminal at start)")
     return p
 
 
@@ -44,4 +48,4 @@ def from_args(argv: list[str] | None = None) -> Settings:
     return Settings(host=args.host, port=args.port, share=args.share, device=args.device,
                     safety_checker=not args.no_safety_checker,
                     prefetch=None if args.prefetch is None else tuple(args.prefetch),
-                    warm_up=not args.no_warm_up)
+                    warm_up=not args.no_warm_up, teacher_pin=args.teacher_pin)

@@ -38,6 +38,9 @@ TEST_ENV = {
     "GRADIO_ANALYTICS_ENABLED": "False",
     "YOLO_OFFLINE": "1",
     "PYTHONUNBUFFERED": "1",
+    # Every test client comes from 127.0.0.1: the whole suite opens far more sessions from that one address
+    # than a class does (core/guard.py's per-address limit is tested on its own in tests/test_guard.py).
+    "DLCLASS_MAX_NEW_SESSIONS": "100000",
 }
 os.environ.update(TEST_ENV)
 sys.path.insert(0, str(ROOT))
@@ -185,6 +188,17 @@ def open_tab(page, tab_id: str) -> None:
         page.locator(".overflow-dropdown button").filter(
             has_text=re.compile("|".join(re.escape(t) for t in titles))).first.click()
     page.wait_for_selector(f"#tab-{tab_id}", state="visible")
+
+
+def read_note(page, tab_id: str) -> str:
+    """The whole lesson note of a tab, as a student reads it: the first sentence, then the rest opened."""
+    more = page.locator(f"#tab-{tab_id} .lesson-more").first
+    if more.count():
+        rest = page.locator(f"#tab-{tab_id} .lesson-rest").first
+        if not (rest.count() and rest.is_visible()):
+            more.locator("button").first.click()
+            page.locator(f"#tab-{tab_id} .lesson-rest").first.wait_for(state="visible")
+    return page.locator(f"#tab-{tab_id} .lesson-note").first.inner_text()
 
 
 def wait_for_picture(page, selector: str, timeout: float = 60_000) -> None:

@@ -477,8 +477,15 @@ def test_compare_measures_and_caches(monkeypatch):
     assert results["mobilenet_v3_large"]["top1"] == pytest.approx(74.042)  # torchvision's published figure
     list(compute.compare_cnns([torch.device("cpu")], names=names))
     assert calls == names  # the second pass came from the kept measurements
+    monkeypatch.setitem(compute._again, "last", None)
     list(compute.compare_cnns([torch.device("cpu")], names=names[:1], again=True))
     assert calls == names + names[:1]  # "again" measures again
+    list(compute.compare_cnns([torch.device("cpu")], names=names[:1], again=True))
+    assert calls == names + names[:1]  # ... but a student may throw the class's measurements away once per N min
+    assert compute.again_in_seconds() > compute.AGAIN_EVERY_S - 60
+    assert compute.forget_measurements() == len(names)  # the teacher may, at any time
+    list(compute.compare_cnns([torch.device("cpu")], names=names[:1]))
+    assert calls == names + names[:1] * 2
     fig = view.compare_figure(steps[-1][2], "en")
     assert set(fig.data[0].text) == {"MobileNetV3-L", "EfficientNet-Lite0"} and fig.layout.xaxis.type == "log"
     table = view.compare_table(steps[-1][2], "ko")

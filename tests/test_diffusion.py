@@ -3,6 +3,7 @@ the events the tab registers (kinds, cache, warm-up, the safety setting from the
 TAESD. (tests/test_diffusion_loop.py checks the loop itself against diffusers' StableDiffusionPipeline.)"""
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -506,3 +507,42 @@ def test_real_taesd_decodes_a_real_photo(shared_dir: Path):
     assert psnr > 15, f"real TAESD round trip PSNR {psnr:.1f} dB"
     random_taesd = zoo.build_random_taesd(tiny=False)
     assert psnr > _psnr(pipeline.decode_taesd(random_taesd, latents)[0], pixels) + 5  # the weights matter
+
+
+def _answer_bytes(answer) -> int:
+    """What one answer costs on the wire: its JSON, and every picture file it names."""
+    import json
+    import os
+
+    files = []
+
+    def walk(value):
+        if isinstance(value, str) and len(value) < 4096 and os.path.isfile(value):
+            files.append(os.path.getsize(value))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+
+    walk(answer)
+    return len(json.dumps(answer, default=str, ensure_ascii=False).encode()) + sum(files)
+
+
+def test_a_100000_character_prompt_answers_in_at_most_one_megabyte():
+    """Through the event layer (sd_generate as Gradio calls it): the prompt is cut with a note, and every step's
+    answer together stays under 1 MB (it was 106.6 MB: a 26 MB token view sent 4 times)."""
+    _, _, registered = _build()
+    record = next(r for r in registered if r.name == "sd_generate")
+    prompt = "a red fox jumping over a lazy dog on the moon, " * 2200  # over 100,000 characters
+    assert len(prompt) > 100_000
+    defaults = ("", zoo.SD_TURBO, 1, 0.0, 512, compute.DEFAULT_SEED, "latent_rgb", "taesd")
+    answers = list(record.run(prompt, *defaults, lang="en"))
+    total = sum(_answer_bytes(answer) for answer in answers)
+    assert total <= 1_000_000, total
+    said = json.dumps(answers, default=str, ensure_ascii=False)
+    assert "only its first 1,000 are used" in said and "…" in said  # the note, and the cut tokens shortened
+    view = pipeline.token_view(zoo.tiny_clip_tokenizer(), prompt)
+    assert view.truncated and len(view.tokens) == 77 + 2 * pipeline.CUT_SHOWN + 1
+    assert view.cut_text.endswith("on the moon ,") and len(view.cut_text) < 400

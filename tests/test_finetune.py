@@ -361,7 +361,7 @@ def test_settings_are_declared_once_for_compute_the_controls_and_the_teacher():
     assert (cfg.epochs, cfg.learning_rate, cfg.batch_size, cfg.augment, cfg.patience, cfg.min_delta) == (
         30, 3e-3, 16, False, 4, 0.005)
     assert settings.take_all({"epochs": 500, "learning_rate": 0.01, "unknown": 1}, notes := []) == {
-        "epochs": 100, "learning_rate": 0.01}
+        "epochs": 50, "learning_rate": 0.01}
     assert [n.key for n in notes] == ["values.clamped"]
 
 
@@ -391,7 +391,7 @@ def test_the_controls_are_made_from_the_settings_and_look_as_before():
     assert (per_class.minimum, per_class.maximum, per_class.value) == (4, 100, 60)
     assert (freeze.minimum, freeze.value) == (0, 12) and freeze.label.key == "finetune.freeze"
     epochs, patience = by_label["finetune.epochs"], by_id["finetune-patience"]
-    assert (epochs.minimum, epochs.maximum, epochs.value, epochs.step) == (1, 100, 30, 1)
+    assert (epochs.minimum, epochs.maximum, epochs.value, epochs.step) == (1, 50, 30, 1)
     assert (patience.minimum, patience.maximum, patience.value) == (1, 20, 4)
     lr = by_id["finetune-lr"]
     assert [v for _, v in lr.choices] == tab.LEARNING_RATES and lr.value == 0.003 and lr.allow_custom_value

@@ -456,14 +456,14 @@ def test_the_comparisons_controls_are_made_from_its_declared_settings():
     by_id = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
     batch, budget = by_id["precision-batch"], by_id["precision-budget"]
     assert (batch.minimum, batch.maximum, batch.step, batch.value) == (1, 32, 1, 8)  # the page as it was
-    assert (budget.minimum, budget.maximum, budget.step, budget.value) == (5, 120, 5, 25)
+    assert (budget.minimum, budget.maximum, budget.step, budget.value) == (5, 30, 5, 25)  # 30 s: one shared slot
     for slider, name in ((batch, "batch_size"), (budget, "budget_s")):
         setting = compare.SETTINGS[name]
         assert (slider.minimum, slider.maximum, slider.value) == (setting.low, setting.high, setting.default)
     # an API caller gets no more than the slider offers, and is told so in the page's language
     settings = compare.read_settings("resnet18", ["fp32"], ["cpu"], 8, 4096, 300)
-    assert settings.budget_s == 120 and settings.matmul_size == 4096
-    assert [note.say("en") for note in settings.notes] == ["Time budget (s) must be from 5 to 120; using 120."]
+    assert settings.budget_s == 30 and settings.matmul_size == 4096
+    assert [note.say("en") for note in settings.notes] == ["Time budget (s) must be from 5 to 30; using 30."]
 
 
 def test_compare_on_the_test_zoo_returns_a_finite_row_per_supported_pair():

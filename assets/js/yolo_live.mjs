@@ -22,6 +22,13 @@ const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 
   1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
 const STATS_EVERY_MS = 300;
 
+// Kept for the life of the page, across Stop and Start and across a view that Gradio draws again: the
+// library (one import), the server's answer per model (where its files are) and one InferenceSession per
+// model file. A second Start downloads nothing and compiles nothing: the school Wi-Fi carries the runtime
+// (about 3.7 MB gzipped) and the compact model (about 3 MB) once per student, not once per Start.
+const kept = { runtime: null, files: new Map(), sessions: new Map() };
+export const keptForTests = kept;
+
 export function hasWasmSimd() {
   try { return typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE); } catch { return false; }
 }
@@ -121,6 +128,7 @@ class LiveView {
   // ---------------------------------------------------------------- loading
 
   async files(model) {
+    if (kept.files.has(model)) return kept.files.get(model);
     const answer = await this.server.browser_files({ model, lang: this.lang });
     if (!answer || !answer.ok) {
       const message = answer && answer.message ? String(answer.message) : 'no answer';
@@ -128,7 +136,25 @@ class LiveView {
       error.reason = (answer && answer.reason) || 'library';
       throw error;
     }
+    kept.files.set(model, answer);  // only a good answer is kept: a failure is asked again next Start
     return answer;
+  }
+
+  // The library, imported once per page (a failed import is tried again on the next Start).
+  async runtimeOnce(ortDir) {
+    if (!kept.runtime) kept.runtime = this.loadRuntime(ortDir).catch(error => { kept.runtime = null; throw error; });
+    return kept.runtime;
+  }
+
+  // The session of a model file, created once per page; a failed load is forgotten (tried again later).
+  async sessionOnce(modelFile) {
+    if (!kept.sessions.has(modelFile)) {
+      kept.sessions.set(modelFile, this.loadSession(modelFile).catch(error => {
+        kept.sessions.delete(modelFile);
+        throw error;
+      }));
+    }
+    return kept.sessions.get(modelFile);
   }
 
   async loadRuntime(ortDir) {
@@ -172,13 +198,13 @@ class LiveView {
       try {
         this.status('loading_library');
         answer = await this.files(settings.model);
-        if (!this.runtime) this.runtime = await this.loadRuntime(answer.ort_dir);
+        this.runtime = await this.runtimeOnce(answer.ort_dir);
       } catch (error) {
         return this.fallBack(error.reason || 'library', String(error.message || error));
       }
       try {
         this.status('loading_model', { model: settings.model });
-        this.session = await this.loadSession(answer.model_file);
+        this.session = await this.sessionOnce(answer.model_file);
         this.loadedModel = answer.model;
       } catch (error) {
         return this.fallBack('model', String(error.message || error));
@@ -236,7 +262,7 @@ class LiveView {
   async switchModel(model) {
     try {
       const answer = await this.files(model);
-      const session = await this.loadSession(answer.model_file);
+      const session = await this.sessionOnce(answer.model_file);
       this.session = session;
       this.loadedModel = answer.model;
       this.tracker = null;  // numbers start again with the new detector

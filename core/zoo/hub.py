@@ -17,6 +17,7 @@ same alphabet for GPT-2), offline and the same every run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 from pathlib import Path
@@ -246,10 +247,11 @@ def build_real_architecture(task: str, device="cpu", dtype=torch.float32) -> Hub
                     "random init, real architecture (bench)", "", "", 0)
 
 
-def write_tiny_repo(repo_id: str, folder) -> None:
+def write_tiny_repo(repo_id: str, folder, task: Task | None = None) -> None:
     """The repository's layout with tiny random weights, for the tests' local hub mirror: config.json,
-    model.safetensors, tokenizer.json (+ tokenizer_config.json) and a model card with its licence."""
-    task = next(t for t in TASKS.values() if t.repo == repo_id)
+    model.safetensors, tokenizer.json (+ tokenizer_config.json) and a model card with its licence. A typed
+    repository of a task (`task` given) gets the tiny model of that task."""
+    task = task or next(t for t in TASKS.values() if t.repo == repo_id)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model, tokenizer = _tiny_parts(task.task)
@@ -269,7 +271,7 @@ def _spec(task: Task, repo: str, name: str, prefetch: bool) -> ModelSpec:
         name=name, family="hub", kind=f"hub:{task.task}", source=f"Hugging Face {repo}", load=load,
         build_tiny=_tiny_builder(task, repo, name), approx_mb=task.approx_mb, prefetch_default=prefetch,
         description={"ko": task.description[0], "en": task.description[1]} if repo == task.repo else {},
-        hub_repos=(repo,), write_tiny_repo=write_tiny_repo if repo == task.repo else None,
+        hub_repos=(repo,), write_tiny_repo=functools.partial(write_tiny_repo, task=task),
         is_cached=is_cached, download_url=hub_endpoint)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 import time
 
 import numpy as np
@@ -180,13 +181,46 @@ def measure_cnn(name: str, device: torch.device, runs: int | None = None) -> dic
 
 
 MEASURED = memory.Store("cnn_features.measured", size=memory.nbytes, max_entries=64)
+# The measurements are the class's, shared: a student's "measure again" throws them away at most once per
+# AGAIN_EVERY_S (other clicks reuse them); the teacher may always (`forget_measurements`).
+AGAIN_EVERY_S = 10 * 60
+_again = {"last": None}
+_again_lock = threading.Lock()
+
+
+def forget_measurements() -> int:
+    """Throw away the class's shared measurements (the teacher's "measure again"); how many there were."""
+    with _again_lock:
+        count = len(MEASURED)
+        MEASURED.clear()
+        _again["last"] = time.monotonic()
+        return count
+
+
+def may_measure_again(now: float | None = None) -> bool:
+    """Whether a student's "measure again" may throw the shared measurements away now (once per AGAIN_EVERY_S)."""
+    now = time.monotonic() if now is None else now
+    with _again_lock:
+        if _again["last"] is not None and now - _again["last"] < AGAIN_EVERY_S:
+            return False
+        _again["last"] = now
+        return True
+
+
+def again_in_seconds() -> float:
+    """How long until a student's "measure again" is allowed again (0: now)."""
+    with _again_lock:
+        last = _again["last"]
+    return 0.0 if last is None else max(0.0, AGAIN_EVERY_S - (time.monotonic() - last))
 
 
 def compare_cnns(devices: list[torch.device] | None = None, again: bool = False, names: list[str] | None = None):
-    """Measure every classic CNN on every device (kept, unless `again`); yields (done, total, results so far)."""
+    """Measure every classic CNN on every device (kept, unless `again` and `may_measure_again()`); yields
+    (done, total, results so far)."""
     devices = devices or models.available_devices()
     names = names or model_names()
     jobs = [(name, device) for device in devices for name in names]
+    again = bool(again) and may_measure_again()
     results = []
     for i, (name, device) in enumerate(jobs):
         key = (name, str(device))

@@ -157,6 +157,9 @@ def build(page) -> None:
     analysed = events.on([given["run"].click, image.change, layer.input, given["n_maps"].input, given["scale"].input,
                           cam_class.input], cnn_features, inputs, outputs, kind="model", cache=True,
                          api_name="cnn_features")
+    # The teacher mode: the number of maps and their colour scale go to the class (the photo stays each page's).
+    page.class_tab(compute.SETTINGS, {"n_maps": given["n_maps"], "scale": given["scale"]}, show=analysed,
+                   answers={"class_q1": 3})
     model_picked = events.on(model.input, on_model, [model], [layer, table, info], kind="model", cache=True,
                              api_name="cnn_features_model")
     events.on(model_picked.success, cnn_features, inputs, outputs, kind="model", cache=True,

@@ -82,4 +82,9 @@ TEXT = text.table("cnn_features", {
     "col_gflops": ("GFLOPs @224", "GFLOPs @224"),
     "col_top1": ("ImageNet top-1 (%)", "ImageNet top-1 (%)"),
     "col_latency": ("지연 시간 (ms)", "latency (ms)"),
+    # the teacher mode's prediction question (core/teacher.py): the right choice is given in tab.py
+    "class_q1": ("224×224 사진이 CNN을 지나갑니다. 마지막 합성곱 단계의 특징 맵 한 장은 몇 칸일까요?",
+                 "A 224×224 photo goes through the CNN. How big is one feature map of its last convolution stage?"),
+    "class_q1_choices": ("112×112|56×56|28×28|7×7",
+                         "112×112|56×56|28×28|7×7"),
 })

@@ -231,11 +231,20 @@ class Request:
         return self.settings.model
 
 
+# CLIP reads 77 tokens; no prompt needs more characters than this to fill them (a token is at least one
+# character, a Korean character up to three tokens). Longer ones are cut here, with a note, before anything
+# reads them (the tokenizer, the result cache's key, the token view).
+MAX_PROMPT_CHARS = 1000
+
+
 def read_prompt(prompt, notes: list) -> str:
     prompt = str(prompt or "").strip()
     if not prompt:
         notes.append(TEXT.msg("empty_prompt"))
         return DEFAULT_PROMPT
+    if len(prompt) > MAX_PROMPT_CHARS:
+        notes.append(TEXT.msg("prompt_chars_cut", limit=f"{MAX_PROMPT_CHARS:,}", got=f"{len(prompt):,}"))
+        prompt = prompt[:MAX_PROMPT_CHARS]
     return prompt
 
 
@@ -254,7 +263,7 @@ def read_request(prompts: list, negative, model_name, steps, guidance, size, see
     settings = clamp_settings(model_name, steps, guidance, size, seed, device)
     notes = list(settings.notes)
     prompts = [read_prompt(p, notes) for p in prompts]
-    negative = str(negative or "").strip()
+    negative = str(negative or "").strip()[:MAX_PROMPT_CHARS]
     if negative and not settings.uses_guidance:
         notes.append(TEXT.msg("negative_unused"))
         negative = ""

@@ -46,6 +46,10 @@ class TokenView:
 
 
 SPECIAL_TOKENS = {"<|startoftext|>": "<start>", "<|endoftext|>": "<end>"}
+# The cut part is shown by its first and last CUT_SHOWN tokens, "…" between: the view's size is bounded
+# whatever the prompt's length (a 100,000-character prompt once made a 26 MB token view).
+CUT_SHOWN = 16
+ELLIPSIS = "…"
 
 
 def _readable(tokenizer, token_id: int, token: str) -> str:
@@ -63,8 +67,11 @@ def token_view(tokenizer, prompt: str) -> TokenView:
     if len(ids) <= limit:
         return TokenView(readable, len(ids), "")
     # kept: <start> + 75 tokens + the final <end>; cut: what lies between the last kept token and that <end>
-    kept, cut = readable[:limit - 1] + [readable[-1]], readable[limit - 1:-1]
-    return TokenView(kept + cut, limit, tokenizer.decode(ids[limit - 1:-1]).strip())
+    kept, cut, cut_ids = readable[:limit - 1] + [readable[-1]], readable[limit - 1:-1], ids[limit - 1:-1]
+    if len(cut) <= 2 * CUT_SHOWN:
+        return TokenView(kept + cut, limit, tokenizer.decode(cut_ids).strip())
+    head, tail = tokenizer.decode(cut_ids[:CUT_SHOWN]).strip(), tokenizer.decode(cut_ids[-CUT_SHOWN:]).strip()
+    return TokenView(kept + cut[:CUT_SHOWN] + [ELLIPSIS] + cut[-CUT_SHOWN:], limit, f"{head} {ELLIPSIS} {tail}")
 
 
 # ---------------------------------------------------------------- 2. text encoder: 77 ids -> 77 vectors

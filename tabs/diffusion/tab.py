@@ -239,6 +239,9 @@ def run_settings(controls: SimpleNamespace) -> list:
     return [c.negative, c.model, c.steps, c.guidance, c.size, c.seed, c.preview, c.decoder]
 
 
+CLASS_SETTINGS = ("steps", "guidance", "size", "seed", "preview", "decoder")  # the teacher mode's (see build)
+
+
 def build(page) -> None:
     device = models.default_device()
     with gr.Row():
@@ -250,6 +253,9 @@ def build(page) -> None:
     compare = compare_section()
     safety = dict(safety=page.settings.safety_checker)  # `python app.py --no-safety-checker` turns it off
     main, example = drawing_events(controls, picture, inside, safety)
+    # The teacher mode: the run's settings go to the class (the model is left out: choosing one resets the others).
+    page.class_tab(compute.SETTINGS, {name: getattr(controls, name) for name in CLASS_SETTINGS}, show=main,
+                   answers={"class_q1": 0})
     compare_events(controls, compare, safety)
     opening(page, controls, picture, inside, safety)
     # Warm-up draws every example prompt at the default settings (the first one is the prompt in the box), and

@@ -134,4 +134,11 @@ TEXT = text.table("diffusion", {
     "progress_done": ("완성: 단계 {total}/{total}", "done: step {total}/{total}"),
     "caption_step": ("단계 {step}/{total} · t={t}", "step {step}/{total} · t={t}"),
     "caption_final": ("완성", "final"),
+    "prompt_chars_cut": ("프롬프트가 너무 깁니다 ({got}자): 앞의 {limit}자만 씁니다. 모델(CLIP)은 어차피 77토큰까지만 읽습니다.",
+                         "The prompt is too long ({got} characters): only its first {limit} are used. The model (CLIP) reads 77 tokens anyway."),
+    # the teacher mode's prediction question (core/teacher.py): the right choice is given in tab.py
+    "class_q1": ("반 전체가 같은 프롬프트를 선생님이 보낸 시드와 설정으로 그립니다. 우리 그림은?",
+                 "The whole class draws the same prompt with the teacher's seed and settings. Our pictures will be:"),
+    "class_q1_choices": ("모두 똑같다|모두 다르다|비슷하지만 같은 것은 없다",
+                         "all the same|all different|alike, but no two the same"),
 })

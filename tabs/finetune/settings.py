@@ -30,7 +30,8 @@ SETTINGS = values.settings(
     values.Setting("n_frozen", TEXT.msg("freeze_short"), default=LITE0_BODY_STAGES, low=0, high=MOST_BODY_STAGES,
                    integer=True),
     # ④ training: the names are TrainConfig's fields
-    values.Setting("epochs", TEXT.msg("epochs"), default=30, low=1, high=100, integer=True),
+    # At most 50 epochs (and 60 s, training.MAX_RUN_SECONDS): the class shares one training slot.
+    values.Setting("epochs", TEXT.msg("epochs"), default=30, low=1, high=50, integer=True),
     values.Setting("learning_rate", TEXT.msg("lr"), default=3e-3, low=1e-5, high=1.0),
     values.Setting("batch_size", TEXT.msg("batch"), default=16, low=1, high=256, integer=True),
     values.Setting("augment", TEXT.msg("augment"), default=False, choices=(False, True)),

@@ -141,8 +141,14 @@ def build(page) -> None:
     model = _model_section()
     training = _training_section()
     results = _results_section()
-    _wire_data_and_model(page, data, model)
+    previewed = _wire_data_and_model(page, data, model)
     _wire_training(session, data, model, training, results)
+    # The teacher mode: the data's and the run's settings go to the class, whose pages show the data at once (the
+    # backbone is left out: choosing one resets the freeze slider). Each student presses Train.
+    names = ("source", "n_classes", "per_class", "seed", "epochs", "learning_rate", "batch_size", "augment", "patience",
+             "min_delta")
+    controls = dict(zip(names, data.inputs[:4] + training.settings)) | {"n_frozen": model.freeze}
+    page.class_tab(SETTINGS, controls, show=previewed, answers={"class_q1": 1})
 
 
 def _data_section() -> SimpleNamespace:
@@ -254,13 +260,15 @@ def _results_section() -> SimpleNamespace:
                            new_shape_btn=new_shape_btn, predict_btn=predict_btn, probs=probs, imagenet=imagenet)
 
 
-def _wire_data_and_model(page, data: SimpleNamespace, model: SimpleNamespace) -> None:
+def _wire_data_and_model(page, data: SimpleNamespace, model: SimpleNamespace):
+    """The data's and the model's events; returns the preview's (it shows the data the settings describe)."""
     # The worked example as the page opens: the built-in shapes previewed and split, and the pretrained
     # model's freeze and new-layer summaries (both cached, so 30 students get them at once).
     # Drawing a built-in set takes seconds the first time (then it is cached): the model queue, not the quick one.
     shown, summaries = [data.gallery, data.split_md], [model.freeze, model.freeze_md, model.head_md]
     page.on_open(show_data, data.inputs, shown, kind="model")
-    events.on(data.preview_btn.click, show_data, data.inputs, shown, kind="model", cache=True, api_name="finetune_data")
+    previewed = events.on(data.preview_btn.click, show_data, data.inputs, shown, kind="model", cache=True,
+                          api_name="finetune_data")
     page.on_open(show_backbone, [model.backbone, data.n_classes], summaries, kind="model")
     events.on(model.backbone.change, show_backbone, [model.backbone, data.n_classes], summaries, kind="model",
               cache=True, api_visibility="private")
@@ -274,6 +282,7 @@ def _wire_data_and_model(page, data: SimpleNamespace, model: SimpleNamespace) ->
               [photos.snapshots, photos.snap_counts], kind="quick", api_visibility="private")
     events.on(photos.snap_clear.click, clear_snapshots, None, [photos.snapshots, photos.snap_counts], kind="quick",
               api_visibility="private")
+    return previewed
 
 
 def _wire_training(session, data: SimpleNamespace, model: SimpleNamespace, training: SimpleNamespace,

@@ -156,4 +156,9 @@ TEXT = text.table("finetune", {
     "nothing_to_continue": ("이어서 학습할 모델이 없습니다 (또는 클래스나 모델이 바뀌었습니다). 먼저 **새로 학습** 을 누르세요.",
                             "There is no model to continue (or the classes or the model changed). Press **Train** first."),
     "train_first": ("먼저 모델을 학습시키세요 (④ 새로 학습).", "Train a model first (④ Train)."),
+    # the teacher mode's prediction question (core/teacher.py): the right choice is given in tab.py
+    "class_q1": ("사전학습된 단계를 모두 얼리면(슬라이더 최대) 학습되는 가중치는?",
+                 "With every pretrained stage frozen (the slider at its maximum), which weights learn?"),
+    "class_q1_choices": ("신경망의 모든 가중치|새 출력층만|첫 단계만|하나도 없다",
+                         "every weight of the network|only the new output layer|only the first stage|none"),
 })

@@ -25,7 +25,7 @@ from tabs.finetune.settings import SETTINGS
 
 AUG_VIEWS = 2  # augmented copies per training image, when augmentation is on
 CACHE_BUDGET_BYTES = 256 * 1024 * 1024  # frozen features of one data set; above it, the frozen part runs every batch
-MAX_RUN_SECONDS = 180.0  # a run stops itself after this long (time bound per session)
+MAX_RUN_SECONDS = 60.0  # a run stops itself after this long: one student holds the class's one training slot no longer
 
 
 @dataclasses.dataclass

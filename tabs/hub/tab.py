@@ -44,8 +44,10 @@ def _fill_row(page) -> None:
     words = gr.Markdown(elem_id="hub-fill-words")
     key = functools.partial(compute.model_in_use, fill_mask.TASK)
     inputs, outputs = [sentence, top_k, name], [facts, chart, words]
-    events.on([run.click, sentence.submit, name.submit], hub_fill_mask, inputs, outputs, kind="model", cache=True,
-              cache_key=key, api_name="hub_fill_mask")
+    filled = events.on([run.click, sentence.submit, name.submit], hub_fill_mask, inputs, outputs, kind="model",
+                       cache=True, cache_key=key, api_name="hub_fill_mask")
+    # The teacher mode: the class's pages fill their [MASK] with the teacher's top-k (the sentence stays each page's).
+    page.class_tab(compute.SETTINGS, {"top_k": top_k}, show=filled, answers={"class_q1": 2})
     page.on_open(hub_fill_mask, inputs, outputs, kind="model", cache_key=key)
 
 

@@ -86,4 +86,10 @@ TEXT = text.table("hub", {
     "gen_sum": ("다음 토큰 확률을 어휘 {vocab}개 전체에 대해 더하면 {total}입니다.",
                 "The next-token probabilities over the whole vocabulary of {vocab} add up to {total}."),
     "gen_stopped": ("모델이 글의 끝 토큰을 골라 {n}개에서 멈췄습니다.", "The model chose its end token and stopped after {n}."),
+    # the teacher mode's prediction question (core/teacher.py): the right choice is given in tab.py
+    "class_q1": ("fill-mask의 BERT는 [MASK] 자리의 단어를 어느 쪽 단어를 읽고 맞힐까요?",
+                 "Fill-mask's BERT guesses the word at [MASK]: from which words?"),
+    "class_q1_choices": ("앞 단어만|뒤 단어만|앞뒤 단어 모두|읽지 않고 아무렇게나",
+                         "only the words before it|only the words after it|the words on both sides|"
+                         "none: it guesses at random"),
 })

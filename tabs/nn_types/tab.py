@@ -79,8 +79,11 @@ def build(page) -> None:
     timing_inputs, timing_outputs = [max_length, device], [timing_plot, timing_table]
     # Four trainings side by side within a time budget. Not cached here: a run the budget cut short depends on
     # the machine's load; complete runs are kept by the compute layer, once for both languages.
-    events.on(train.click, permutation_run, permutation_inputs, permutation_outputs, kind="training",
-              api_name="nn_types_permutation")
+    trained = events.on(train.click, permutation_run, permutation_inputs, permutation_outputs, kind="training",
+                        api_name="nn_types_permutation")
+    # The teacher mode: the class trains with the teacher's seed and epochs (complete runs are kept, so the
+    # class's copies of one run cost one training); the question's right answer is the CNN (class_q1_choices).
+    page.class_tab(compute.SETTINGS, {"seed": seed, "epochs": epochs}, show=trained, answers={"class_q1": 1})
     # A measurement is new each time: never cached.
     events.on(measure.click, sequence_timing, timing_inputs, timing_outputs, kind="bench", api_name="nn_types_timing")
     # When the page opens: the default training (computed once at warm-up), and one measurement of the default

@@ -108,4 +108,10 @@ TEXT = text.table("nn_types", {
     "skipped_lengths": ("시간 예산({budget}초) 안에 끝나지 않을 것 같아 길이 {lengths}은(는) 재지 않았습니다.",
                         "Lengths {lengths} were not measured: they would not have finished within the {budget} s "
                         "budget."),
+    # the teacher mode's prediction question (core/teacher.py): the right choice is given in tab.py
+    "class_q1": ("모든 숫자 그림의 픽셀을 같은 방식으로 섞고 두 신경망을 처음부터 다시 학습합니다. 검증 정확도가 떨어지는 쪽은?",
+                 "Every digit's pixels are shuffled the same fixed way and both networks learn again from the start. "
+                 "Whose validation accuracy drops?"),
+    "class_q1_choices": ("MLP|CNN|둘 다|둘 다 아님",
+                         "MLP|CNN|both|neither"),
 })

@@ -50,7 +50,8 @@ SETTINGS = values.settings(
     values.Setting("batch_size", TEXT.msg("label_batch"), default=8, low=1, high=32, integer=True),
     values.Setting("matmul_size", TEXT.msg("label_matmul"), default=1024, low=MATMUL_SIZES[0], high=MATMUL_SIZES[-1],
                    integer=True),
-    values.Setting("budget_s", TEXT.msg("label_budget"), default=25, low=5, high=120, step=5),
+    # At most 30 s: the class shares one benchmark slot.
+    values.Setting("budget_s", TEXT.msg("label_budget"), default=25, low=5, high=30, step=5),
 )
 BYTES_PER_NUMBER = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp8": 1}
 # Precisions slow on many CPUs go last, so the budget goes to the others first (the table keeps PRECISIONS order).

@@ -82,6 +82,10 @@ def build(page) -> None:
                         cache=True, api_visibility="private")
     events.on(run.click, precision_compare, [model, precisions, devices, batch, matmul, budget], [chart, table, notes],
               kind="bench", api_name="precision_compare")
+    # The teacher mode: the comparison's settings go to the class, and each page shows its bits view (a bench per
+    # student would queue the class behind one benchmark slot: each student presses Run when the teacher says).
+    page.class_tab(compare.SETTINGS, {"model_name": model, "batch_size": batch, "matmul_size": matmul,
+                                      "budget_s": budget}, show=bits, answers={"class_q1": 2})
 
     # The worked example on opening (0.1), and every example number ready before anyone clicks it.
     page.on_open(float_bits, [number], [bits_html, spacing], kind="quick")

@@ -291,4 +291,9 @@ TEXT = text.table("precision", {
                    "이미지 {count}장에 걸리는 시간이 장치·정밀도마다 나옵니다.",
                    "Press Measure in 'Same model, many precisions': 'What the result means' under the chart then gives, for "
                    "each device and precision, the time {count} images take at the speed measured here."),
+    # the teacher mode's prediction question (core/teacher.py): the right choice is given in tab.py
+    "class_q1": ("70000은 FP16에 들어갈까요? BF16에는?",
+                 "Does 70000 fit in FP16? In BF16?"),
+    "class_q1_choices": ("둘 다 들어간다|FP16에만|BF16에만|둘 다 안 된다",
+                         "both|FP16 only|BF16 only|neither"),
 })

@@ -69,7 +69,10 @@ def build(page) -> None:
               api_name="resnet_skip_gradients", trigger_mode="always_last")
     # Training within a time budget. Not cached here: a run the budget cut short depends on the machine's load;
     # complete runs are kept by the compute layer, once for both languages.
-    events.on(train.click, training, training_inputs, training_outputs, kind="training",
-              api_name="resnet_skip_training")
+    trained = events.on(train.click, training, training_inputs, training_outputs, kind="training",
+                        api_name="resnet_skip_training")
+    # The teacher mode: every setting of the two networks goes to the class, which then trains them.
+    page.class_tab(SETTINGS, {"depth": depth, "activation": activation, "batch_norm": batch_norm, "seed": seed,
+                              "epochs": epochs}, show=trained, answers={"class_q1": 1})
     page.on_open(gradients, settings, gradient_outputs, kind="model")
     page.on_open(training_example, training_inputs, training_outputs, kind="training")

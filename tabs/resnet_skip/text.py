@@ -102,4 +102,9 @@ TEXT = text.table("resnet_skip", {
                        "guessing gets about 10%."),
     "diverged": ("{variant} 신경망의 손실이 무한대/NaN이 되어 그 에포크에서 멈췄습니다.",
                  "The {variant} network's loss became inf/NaN; its training stopped at that epoch."),
+    # the teacher mode's prediction question (core/teacher.py): the right choice is given in tab.py
+    "class_q1": ("시그모이드 층 30개를 쌓은 두 신경망이 숫자를 학습합니다. 학습이 되는 쪽은?",
+                 "Two networks of 30 sigmoid layers learn the digits. Which one learns?"),
+    "class_q1_choices": ("일반 신경망|잔차 신경망 (스킵 연결)|둘 다|둘 다 아님",
+                         "the plain network|the residual network (skip connections)|both|neither"),
 })

@@ -164,7 +164,9 @@ def build(page) -> None:
     inputs = sizes + named("operation", "source", "seed", "photo_choice", "photo_upload", "input_grid", "kernel_name",
                            "kernel_grid")
     outputs = [plot, parts["explain"], photo_strip]
-    events.on(parts["run"].click, conv_steps, inputs, outputs, kind="quick", cache=True, api_name="conv_steps")
+    shown = events.on(parts["run"].click, conv_steps, inputs, outputs, kind="quick", cache=True, api_name="conv_steps")
+    page.class_tab(compute.SETTINGS, {n: parts[n] for n in compute.SETTINGS if n in parts}, show=shown,
+                   answers={"class_q1": 0})
     # Moving a control recomputes at once (a short server call); the animation itself then plays in the browser.
     changing = sizes + named("seed", "operation", "source", "kernel_name", "photo_choice", "photo_upload")
     events.on([control.change for control in changing], conv_steps_ui, inputs, outputs, kind="quick", cache=True,

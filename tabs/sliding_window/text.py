@@ -125,4 +125,8 @@ TEXT = text.table("sliding_window", {
     "photo_abs": (" |값|", " |value|"),
     "photo_max": ("최대 풀링", "Max pool"),
     "photo_avg": ("평균 풀링", "Avg pool"),
+    # the teacher mode's prediction question (core/teacher.py): the right choice is given in tab.py
+    "class_q1": ("5×5 입력에 커널 5, 스트라이드 2를 쓰면 출력은 몇 칸일까요?",
+                 "A 5×5 input, kernel 5, stride 2: how big is the output?"),
+    "class_q1_choices": ("1×1|2×2|3×3|5×5", "1×1|2×2|3×3|5×5"),
 })

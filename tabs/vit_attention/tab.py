@@ -12,6 +12,7 @@ from core import components, events
 from core.page import initial_input
 from core.zoo import vit as vit_zoo
 from tabs.vit_attention import compute, view
+from tabs.vit_attention.settings import SETTINGS
 from tabs.vit_attention.text import TEXT
 
 # Model names are proper names: the same in both languages.
@@ -176,6 +177,9 @@ def build(page) -> None:
 
     main = events.on(photo["run"].click, vit_attention, inputs, everything, kind="model", cache=True,
                      api_name="vit_attention")
+    # The teacher mode: the model, layer, head and patch go to the class (the photo stays each page's).
+    page.class_tab(SETTINGS, {"model": model, "layer": layer, "head": head, "patch": patch}, show=main,
+                   answers={"class_q1": 1})
     changed = events.on(image.change, photo_changed, inputs, everything, kind="model", cache=True, **private)
     for then in (main.success, changed.success):
         cnn = events.on(then, cnn_beside, [image], cnn_outputs, kind="model", cache=True, **private)

@@ -70,4 +70,9 @@ TEXT = text.table("vit_attention", {
         "such as SDPA or flash compute the weights without handing them back, so the model must be loaded with "
         "eager attention.",
     ),
+    # the teacher mode's prediction question (core/teacher.py): the right choice is given in tab.py
+    "class_q1": ("ViT는 224×224 사진을 16×16 패치로 자릅니다. 트랜스포머에 들어가는 토큰은 몇 개일까요?",
+                 "The ViT cuts a 224×224 photo into 16×16 patches. How many tokens go into the transformer?"),
+    "class_q1_choices": ("196|197|224|256",
+                         "196|197|224|256"),
 })

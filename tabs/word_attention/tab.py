@@ -77,6 +77,8 @@ def build(page) -> None:
     cached = dict(cache=True, cache_key=encoder_in_use)
     typed = events.on([run.click, sentence.submit], attention_steps, step_inputs, step_outputs, kind="quick",
                       api_name="word_attention_steps", **cached)
+    # The teacher mode: d and the number of heads go to the class (the sentence stays each page's).
+    page.class_tab(compute.SETTINGS, {"d": d, "heads": heads}, show=typed, answers={"class_q1": 1})
     # Part 2 after part 1 succeeded: a bad sentence is reported once, by part 1.
     events.on(typed.success, encoder_attention, encoder_inputs, encoder_outputs, kind="model",
               api_name="word_attention_encoder", **cached)

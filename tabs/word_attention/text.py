@@ -166,4 +166,9 @@ TEXT = text.table("word_attention", {
                  "The same attention is in the **{vit}** tab, between image patches instead of words: "
                  "a ViT cuts a photo into patches, lines them up like the words of a sentence, and lets them look "
                  "at each other with the same Q, K, V and softmax."),
+    # the teacher mode's prediction question (core/teacher.py): the right choice is given in tab.py
+    "class_q1": ("한 단어가 모든 단어에 주는 어텐션 가중치(softmax의 한 줄)를 모두 더하면?",
+                 "One word's attention weights over all the words (one row of the softmax): what do they add up to?"),
+    "class_q1_choices": ("0|1|단어의 수|d",
+                         "0|1|the number of words|d"),
 })

@@ -13,7 +13,7 @@ from sklearn.datasets import load_digits
 from core import values
 from tabs.nn_types.compute import SETTINGS
 from tabs.nn_types.text import TEXT
-from tests.conftest import open_tab, shot
+from tests.conftest import open_tab, shot, read_note
 
 pytestmark = pytest.mark.browser
 
@@ -146,7 +146,7 @@ def open_with_worked_example(page, lang: str) -> None:
                            timeout=120_000)
     for plot in PLOTS.values():
         page.wait_for_selector(plot, timeout=60_000)
-    note = page.locator(f"#tab-{TAB} .lesson-note").first.inner_text()
+    note = read_note(page, TAB)
     assert ("MLP는 모든 입력을" if lang == "ko" else "An MLP connects every input") in note
     check_summary(page, lang, seed=0, epochs=15)
     check_digits(page, lang)

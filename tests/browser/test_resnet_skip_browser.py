@@ -11,7 +11,7 @@ import pytest
 from core import values
 from tabs.resnet_skip.compute import SETTINGS
 from tabs.resnet_skip.text import TEXT
-from tests.conftest import open_tab, shot
+from tests.conftest import open_tab, shot, read_note
 
 pytestmark = pytest.mark.browser
 
@@ -129,7 +129,7 @@ def run_lesson(page, lang: str, screenshots) -> None:
     open_tab(page, TAB)
     # Before any click: the default 30 sigmoid blocks. The plain network's first layers get (almost) nothing,
     # the residual one's get about as much as its last layer; trained, the plain one stays near guessing.
-    note = page.locator(f"#tab-{TAB} .lesson-note").first.inner_text()
+    note = read_note(page, TAB)
     assert ("기울기 소실" if lang == "ko" else "vanishing-gradient problem") in note
     norms = check_gradients(page, lang, depth=30, activation="sigmoid")
     plain_first = norms["plain"][0] or 0.0

@@ -13,7 +13,7 @@ import pytest
 
 from tabs.word_attention import compute
 from tabs.word_attention.text import TEXT
-from tests.conftest import open_tab, shot
+from tests.conftest import open_tab, shot, read_note
 
 pytestmark = pytest.mark.browser
 
@@ -172,7 +172,7 @@ def run_lesson(page, lang: str, screenshots) -> None:
     open_tab(page, TAB)
     # before any click: the Korean example sentence, worked through, and the encoder's layer 1
     wait_for_sentence(page, compute.EXAMPLE_KO)
-    note = page.locator(f"#tab-{TAB} .lesson-note").first.inner_text()
+    note = read_note(page, TAB)
     assert ("셀프 어텐션" if lang == "ko" else "self-attention") in note
     assert TEXT.say(lang, "tokens_md").split("{n}")[0].replace("**", "") in text_of(page, "word-attention-tokens")
     check_steps(page, lang, compute.EXAMPLE_KO, d=compute.D_DEFAULT, heads=compute.HEADS_DEFAULT)
