@@ -322,3 +322,11 @@ def test_every_lesson_folder_has_its_five_parts():
         missing = [name for name in ("compute.py", "text.py", "view.py", "tab.py", "note.ko.md", "note.en.md")
                    if not (folder / name).is_file()]
         assert not missing, f"{lesson_id} lacks {missing}"
+
+
+def test_only_the_loader_knows_whether_models_are_tiny():
+    """A tab asks the loader (`models.source(name)`); the test zoo's switch is read in core/ alone."""
+    readers = [f"{path.relative_to(ROOT)}:{n}" for path in (ROOT / "tabs").rglob("*.py")
+               for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+               if "tiny_default" in line or "DLCLASS_MODELS" in line]
+    assert readers == []

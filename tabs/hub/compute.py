@@ -82,7 +82,7 @@ def _check_typed(task: str, repo: str) -> None:
         return
     if models.offline():
         raise TEXT.problem("offline_name", name=repo, default=default)
-    if models.tiny_default():  # the test zoo online: a tiny model of the task stands in for it
+    if models.source(zoo.TASKS[task].spec) == "tiny":  # the loader serves the test zoo: a tiny model stands in
         return
     try:
         size = zoo.download_bytes(repo)
