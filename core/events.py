@@ -233,6 +233,10 @@ def on_page_closed(blocks, fn: Callable[[Any], None]) -> None:
         except Exception as exc:  # nobody is left to tell
             log.warning("page-closed hook %s failed: %s", getattr(fn, "__qualname__", fn), exc)
 
+    # Gradio injects the request by the parameter's type hint; this module's annotations are strings
+    # (`from __future__ import annotations`) naming a local import, which Gradio cannot resolve, so give it
+    # the class itself.
+    page_closed.__annotations__ = {"request": gr.Request, "return": None}
     page_closed.__dlclass_event__ = True
     blocks.unload(page_closed)
 

@@ -99,6 +99,16 @@ def running_app(log_name: str, extra_env: dict | None = None, args: tuple[str, .
             proc.kill()
 
 
+def run_coroutine(coroutine):
+    """asyncio.run(coroutine) on a thread of its own. The browser tests' session-wide Playwright (sync API) keeps an
+    event loop running on the main thread for the rest of the session, and asyncio.run refuses to start inside one."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def wait_for_log(path: Path, text: str, timeout: float) -> None:
     """Wait until the app's log at `path` contains `text` (e.g. "warm-up:", the end of the warm-up)."""
     started = time.perf_counter()
@@ -175,6 +185,14 @@ def page_en(browser, app_url):
 def open_tab(page, tab_id: str) -> None:
     """Open the lesson tab whose panel has elem_id tab-<tab_id>: its button in the tab bar, or, when the
     titles do not fit the window, the same title in the tab bar's overflow menu."""
+    # Gradio measures which titles fit only after the first layout: wait until the button is shown or the
+    # overflow menu exists, so the choice below is made on the settled tab bar.
+    page.wait_for_function(
+        "(id) => { const shown = (el) => !!el && el.getClientRects().length > 0"
+        " && getComputedStyle(el).visibility !== 'hidden';"
+        " return shown(document.getElementById(`tab-${id}-button`))"
+        " || shown(document.querySelector('.overflow-menu button')); }",
+        arg=tab_id)
     button = page.locator(f"#tab-{tab_id}-button")
     if button.count() and button.first.is_visible():
         button.first.click()

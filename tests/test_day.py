@@ -191,6 +191,22 @@ def test_a_closed_page_releases_its_session():
     events.release_session(None)  # a request without a session changes nothing
 
 
+def test_gradio_hands_the_page_closed_hook_its_request():
+    """Gradio passes the request to an unload function only when the parameter's type hint resolves to
+    gr.Request; without it the hook ran with None and released nothing (found by CI's warning)."""
+    import gradio as gr
+    from gradio.helpers import special_args
+
+    closed = []
+    with gr.Blocks() as demo:
+        events.on_page_closed(demo, closed.append)
+    hook = [block_fn.fn for block_fn in demo.fns.values() if block_fn.fn.__name__ == "page_closed"][0]
+    request = gr.Request(username=None, session_hash="page-42")
+    inputs, *_ = special_args(hook, inputs=[], request=request)
+    hook(*inputs)
+    assert [r.session_hash for r in closed] == ["page-42"]
+
+
 def _queue_call(base: str, session: str, fn_index: int, data: list) -> None:
     import httpx
 

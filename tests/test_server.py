@@ -12,6 +12,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from core import server
+from tests.conftest import run_coroutine
 
 
 def test_cache_control_by_path(tmp_path):
@@ -182,7 +183,7 @@ def test_a_class_opening_the_page_at_once_shares_one_render():
     async def class_of_30():
         return await asyncio.gather(*(one_student() for _ in range(30)))
 
-    answers = asyncio.run(class_of_30())
+    answers = run_coroutine(class_of_30())
     assert answers == [(200, b"<html>page</html>")] * 30
     assert len(renders) == 1 and cache.renders == 1
 

@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 
 from core import classroom as cls
+from tests.conftest import run_coroutine
 from core import text, values
 from core.settings import from_args
 
@@ -156,7 +157,7 @@ def test_a_waiting_page_wakes_when_the_teacher_acts_and_not_before(room):
         await asyncio.wait_for(waiter, 2)
         return idle, time.perf_counter() - sent
 
-    idle, woke = asyncio.run(scenario())
+    idle, woke = run_coroutine(scenario())
     assert idle >= 0.29 and woke < 0.5
     assert room._waiters == []  # nothing left behind
 
