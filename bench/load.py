@@ -199,7 +199,8 @@ class BrowserClient:
 
     def predict(self, api_name: str, **kwargs):
         fn_index, parameters = self.api[api_name]
-        data = [self._value(kwargs[name]) if name in kwargs else default for name, default in parameters]
+        data = [self._value(kwargs[name]) if name is not None and name in kwargs else default
+                for name, default in parameters]
         return self._run(fn_index, data, api_name)
 
     def _run(self, fn_index: int, data: list, what: str) -> list[str]:
@@ -256,8 +257,23 @@ def endpoints(url: str) -> dict:
     info = httpx.get(f"{base}/gradio_api/info", timeout=60).json()["named_endpoints"]
     config = httpx.get(f"{base}/config", timeout=60).json()
     index = {d.get("api_name"): d["id"] for d in config["dependencies"] if d.get("api_name")}
-    api = {name.lstrip("/"): (index[name.lstrip("/")], [(p["parameter_name"], p.get("parameter_default"))
-                                                          for p in spec["parameters"]])
+    kinds = {c["id"]: c.get("type") for c in config["components"]}
+    inputs = {d["id"]: d["inputs"] for d in config["dependencies"]}
+
+    def parameters(fn_index: int, spec: dict) -> list:
+        """(name, default) per input; a gr.State input (absent from the API description: its value stays on
+        the server) is sent as None, as the page sends it."""
+        described = iter(spec["parameters"])
+        out = []
+        for component in inputs[fn_index]:
+            if kinds.get(component) == "state":
+                out.append((None, None))
+            else:
+                p = next(described)
+                out.append((p["parameter_name"], p.get("parameter_default")))
+        return out
+
+    api = {name.lstrip("/"): (index[name.lstrip("/")], parameters(index[name.lstrip("/")], spec))
            for name, spec in info.items() if name.lstrip("/") in index}
     # the page's load events, with the starting values the page sends (gr.State values stay on the server)
     values = {c["id"]: c.get("props", {}).get("value") for c in config["components"]}

@@ -6,9 +6,13 @@
 | hub_text_generation | text-generation (GPT) | skt/kogpt2-base-v2 | a GPT-2 trained on Korean text, 125 M parameters |
 
 Both run a sentence in well under a second on a 2-core CPU. Every spec loads to a `HubModel` bundle (the
-eval-mode model, its tokenizer, the repository and the facts the lesson shows). A student may type another
-repository of the same task: `typed_spec(task, repo)` registers it as a spec of the same family, loaded by
-the same code (transformers' Auto classes), through the one loader.
+eval-mode model, its tokenizer or processor, the repository and the facts the lesson shows). A student may
+type another repository of the same task: `typed_spec(task, repo)` registers it as a spec of the same
+family, loaded by the same code (transformers' Auto classes), through the one loader.
+
+The other rows of the table live in modules of their own (core/zoo/hub_*.py, each in models.ZOO_MODULES),
+each declaring its `Task` with `add_task`: the repository, the Auto classes that load it, the files the
+loader reads, and how the test zoo and the bench build its model.
 
 The test zoo builds the same classes from tiny configs with random weights, and tokenizers made here from
 a fixed vocabulary (the word-attention lesson's WordPiece vocabulary for BERT; Metaspace pieces over the
@@ -21,7 +25,7 @@ import functools
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -44,21 +48,14 @@ class Task:
     description: tuple[str, str]
     hub_files: tuple = ("config.json", ("model.safetensors", "pytorch_model.bin"), "tokenizer.json")
     tokenizer_kwargs: tuple = ()  # settings the model card passes to the tokenizer in code
+    # () -> (model, tokenizer or processor): the test zoo's tiny model of this task, random weights, seeded
+    tiny_parts: Callable[[], tuple] | None = dataclasses.field(default=None, compare=False)
+    # () -> (model, tokenizer or processor): the real architecture with random weights, for the bench
+    real_parts: Callable[[], tuple] | None = dataclasses.field(default=None, compare=False)
+    processor_class: str = "AutoTokenizer"  # the transformers Auto class of what turns inputs into tensors
 
 
-TASKS = {
-    "fill-mask": Task(
-        "fill-mask", "hub_fill_mask", "klue/bert-base", "AutoModelForMaskedLM", "cc-by-sa-4.0", 443,
-        ("KLUE BERT-base: 한국어로 학습한 BERT (12층, 1억 1천만 매개변수)",
-         "KLUE BERT-base: a BERT trained on Korean text (12 layers, 110 M parameters)")),
-    "text-generation": Task(
-        "text-generation", "hub_text_generation", "skt/kogpt2-base-v2", "AutoModelForCausalLM", "cc-by-nc-sa-4.0",
-        513, ("SKT KoGPT2 base v2: 한국어로 학습한 GPT-2 (12층, 1억 2천5백만 매개변수)",
-              "SKT KoGPT2 base v2: a GPT-2 trained on Korean text (12 layers, 125 M parameters)"),
-        # The model card loads its tokenizer with these special tokens (its tokenizer.json names none).
-        tokenizer_kwargs=(("bos_token", "</s>"), ("eos_token", "</s>"), ("unk_token", "<unk>"),
-                          ("pad_token", "<pad>"), ("mask_token", "<mask>"))),
-}
+TASKS: dict[str, Task] = {}  # task -> its row's Task, filled by add_task (this module and core/zoo/hub_*.py)
 
 
 @dataclasses.dataclass
@@ -129,8 +126,8 @@ def _loader(task: Task, repo: str, name: str):
             raise WeightsMissing(f"{repo} is not in the Hugging Face cache")
         try:
             model = getattr(transformers, task.auto_model).from_pretrained(repo, local_files_only=not download)
-            tokenizer = transformers.AutoTokenizer.from_pretrained(repo, local_files_only=not download,
-                                                                   **dict(task.tokenizer_kwargs))
+            tokenizer = getattr(transformers, task.processor_class).from_pretrained(
+                repo, local_files_only=not download, **dict(task.tokenizer_kwargs))
             if download:  # the model card, for its licence (a repository may have none)
                 try:
                     hf_hub_download(repo, "README.md")
@@ -157,7 +154,7 @@ GPT2_SPECIALS = ("<s>", "</s>", "<unk>", "<pad>", "<mask>")
 
 
 def _alphabet() -> list[str]:
-    return [chr(c) for c in range(0x21, 0x7F)] + text_zoo._hangul_syllables()
+    return [chr(c) for c in range(0x21, 0x7F)] + text_zoo.hangul_syllables()
 
 
 def tiny_bert_tokenizer():
@@ -198,19 +195,25 @@ def tiny_gpt2_tokenizer():
 
 
 def _tiny_parts(task: str):
-    """(model, tokenizer) of the test zoo for `task`: tiny config, random weights, seeded."""
-    from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel
-
+    """(model, tokenizer or processor) of the test zoo for `task`: tiny config, random weights, seeded."""
     torch.manual_seed(TINY_SEED)
-    if task == "fill-mask":
-        tokenizer = tiny_bert_tokenizer()
-        return BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), **TINY_BERT)), tokenizer
-    if task == "text-generation":
-        tokenizer = tiny_gpt2_tokenizer()
-        config = GPT2Config(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
-                            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **TINY_GPT2)
-        return GPT2LMHeadModel(config), tokenizer
-    raise ValueError(f"no tiny model for task {task!r}")
+    return TASKS[task].tiny_parts()
+
+
+def _tiny_fill_mask():
+    from transformers import BertConfig, BertForMaskedLM
+
+    tokenizer = tiny_bert_tokenizer()
+    return BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), **TINY_BERT)), tokenizer
+
+
+def _tiny_text_generation():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tokenizer = tiny_gpt2_tokenizer()
+    config = GPT2Config(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+                        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **TINY_GPT2)
+    return GPT2LMHeadModel(config), tokenizer
 
 
 def _tiny_builder(task: Task, repo: str, name: str):
@@ -231,17 +234,25 @@ REAL_CONFIGS = {
 }
 
 
-def build_real_architecture(task: str, device="cpu", dtype=torch.float32) -> HubModel:
-    """The lesson's model for `task` in its real size with random weights and the tiny tokenizer (token ids
-    stay inside the real vocabulary; the cost of a forward pass depends on the sizes, not the values)."""
-    from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel
+def _real_fill_mask():
+    from transformers import BertConfig, BertForMaskedLM
 
+    return BertForMaskedLM(BertConfig(**REAL_CONFIGS["fill-mask"])), tiny_bert_tokenizer()
+
+
+def _real_text_generation():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    return GPT2LMHeadModel(GPT2Config(**REAL_CONFIGS["text-generation"])), tiny_gpt2_tokenizer()
+
+
+def build_real_architecture(task: str, device="cpu", dtype=torch.float32) -> HubModel:
+    """The lesson's model for `task` in its real size with random weights and the test zoo's tokenizer or
+    processor (token ids stay inside the real vocabulary; the cost of a forward pass depends on the sizes,
+    not the values)."""
     torch.manual_seed(TINY_SEED)
     spec_task = TASKS[task]
-    if task == "fill-mask":
-        model, tokenizer = BertForMaskedLM(BertConfig(**REAL_CONFIGS[task])), tiny_bert_tokenizer()
-    else:
-        model, tokenizer = GPT2LMHeadModel(GPT2Config(**REAL_CONFIGS[task])), tiny_gpt2_tokenizer()
+    model, tokenizer = spec_task.real_parts()
     model = _finish(model, device, dtype)
     return HubModel(spec_task.spec, spec_task.repo, task, model, tokenizer, False,
                     "random init, real architecture (bench)", "", "", 0)
@@ -275,8 +286,28 @@ def _spec(task: Task, repo: str, name: str, prefetch: bool) -> ModelSpec:
         is_cached=is_cached, download_url=hub_endpoint)
 
 
-for _task in TASKS.values():
-    register(_spec(_task, _task.repo, _task.spec, prefetch=True))
+def add_task(task: Task) -> Task:
+    """A row of the hub's table: its task known to the lesson, its model registered with the loader."""
+    if task.tiny_parts is None or task.real_parts is None:
+        raise ValueError(f"{task.task}: a row needs tiny_parts (the test zoo) and real_parts (the bench)")
+    TASKS[task.task] = task
+    register(_spec(task, task.repo, task.spec, prefetch=True))
+    return task
+
+
+add_task(Task(
+    "fill-mask", "hub_fill_mask", "klue/bert-base", "AutoModelForMaskedLM", "cc-by-sa-4.0", 443,
+    ("KLUE BERT-base: 한국어로 학습한 BERT (12층, 1억 1천만 매개변수)",
+     "KLUE BERT-base: a BERT trained on Korean text (12 layers, 110 M parameters)"),
+    tiny_parts=_tiny_fill_mask, real_parts=_real_fill_mask))
+add_task(Task(
+    "text-generation", "hub_text_generation", "skt/kogpt2-base-v2", "AutoModelForCausalLM", "cc-by-nc-sa-4.0",
+    513, ("SKT KoGPT2 base v2: 한국어로 학습한 GPT-2 (12층, 1억 2천5백만 매개변수)",
+          "SKT KoGPT2 base v2: a GPT-2 trained on Korean text (12 layers, 125 M parameters)"),
+    # The model card loads its tokenizer with these special tokens (its tokenizer.json names none).
+    tokenizer_kwargs=(("bos_token", "</s>"), ("eos_token", "</s>"), ("unk_token", "<unk>"),
+                      ("pad_token", "<pad>"), ("mask_token", "<mask>")),
+    tiny_parts=_tiny_text_generation, real_parts=_real_text_generation))
 
 
 # ---------------------------------------------------------------- a repository a student types

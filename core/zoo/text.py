@@ -166,7 +166,7 @@ She read a book and he listened to music.
 TINY_MERGES = 150  # learnt pieces: Korean splits into stems and particles, English into subwords
 
 
-def _hangul_syllables() -> list[str]:
+def hangul_syllables() -> list[str]:
     """The 2,350 Hangul syllables of KS X 1001 (the everyday ones): the tiny vocabulary knows each of them,
     alone and as a continuation piece, so any ordinary Korean sentence tokenizes without [UNK]."""
     found = []
@@ -225,7 +225,7 @@ def tiny_vocab() -> tuple[str, ...]:
     for line in TINY_CORPUS.splitlines():
         for word, _ in splitter.pre_tokenize_str(normalizer.normalize_str(line)):
             words[word] = words.get(word, 0) + 1
-    alphabet = [chr(c) for c in range(0x21, 0x7F)] + _hangul_syllables()
+    alphabet = [chr(c) for c in range(0x21, 0x7F)] + hangul_syllables()
     vocab = list(SPECIAL_TOKENS)
     seen = set(vocab)
     for piece in alphabet + ["##" + char for char in alphabet] + learn_pieces(words, TINY_MERGES):
