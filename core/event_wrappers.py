@@ -39,16 +39,20 @@ TEXT = text.table("events", {
 streams = inspect.isgeneratorfunction  # Gradio streams the steps of a generator function
 
 
-def _each_result(run: Callable, change: Callable[[Any], Any]) -> Callable:
-    """run with `change` applied to its result (to each step of a generator, as it comes)."""
+def _each_result(run: Callable, change: Callable[..., Any], with_lang: bool = False) -> Callable:
+    """run with `change` applied to its result (to each step of a generator, as it comes); `with_lang`:
+    change(result, lang)."""
+    def apply(result, lang: str):
+        return change(result, lang) if with_lang else change(result)
+
     if streams(run):
         def changed_stream(*args, lang: str = text.DEFAULT_LANG):
             for result in run(*args, lang=lang):
-                yield change(result)
+                yield apply(result, lang)
         return changed_stream
 
     def changed(*args, lang: str = text.DEFAULT_LANG):
-        return change(run(*args, lang=lang))
+        return apply(run(*args, lang=lang), lang)
     return changed
 
 
@@ -176,16 +180,16 @@ def nothing_changes(n_outputs: int):
 
 
 def prepared(compute: Callable, outputs: list) -> Callable:
-    """compute whose result becomes each output prepared once (encoded pictures, serialised charts): the
-    form the result cache keeps."""
-    def prepare(result):
+    """compute whose result becomes each output prepared once (encoded pictures, serialised charts, text and
+    tables within their caps): the form the result cache keeps."""
+    def prepare(result, lang: str):
         if len(outputs) == 1:
-            return delivery.prepare(result, outputs[0])
+            return delivery.prepare(result, outputs[0], lang)
         if not isinstance(result, (tuple, list)):
             return result
-        return tuple(delivery.prepare(value, component) for value, component in zip(result, outputs))
+        return tuple(delivery.prepare(value, component, lang) for value, component in zip(result, outputs))
 
-    return _each_result(compute, prepare)
+    return _each_result(compute, prepare, with_lang=True)
 
 
 def delivered(run: Callable) -> Callable:

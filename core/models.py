@@ -49,6 +49,10 @@ ZOO_MODULES = [
     "core.zoo.diffusion",
     "core.zoo.text",
     "core.zoo.hub",
+    # the Hugging Face lesson's further rows (core.zoo.hub.add_task), one module each
+    "core.zoo.hub_translation",
+    "core.zoo.hub_clip",
+    "core.zoo.hub_speech",
 ]
 
 # How long the first download attempt may wait for the download host to accept a connection (DNS

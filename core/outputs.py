@@ -35,6 +35,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from core import text
+
 # The folder of this server's pictures. Its name is not guessable and it is created private (0700), so no
 # other program on the host can pre-create it as a link to a folder of its choosing, or read from it; a folder
 # named by DLCLASS_OUTPUT_DIR must be a real folder of this user that no one else may write to.
@@ -50,6 +52,15 @@ MAX_BYTES = 256 * 1024 * 1024
 SWEEP_EVERY_S = 60
 # Only files the app writes are ever deleted: pictures named by their content, partial files, and the
 # annotated videos of the YOLO tab (tabs/yolo_detect/video.py).
+# Every answer has a bounded size (issue 21: a 100,000-character prompt once answered 106 MB). The largest text
+# a lesson writes is the word-attention steps (about 40 kB); a table longer than a screenful of screens is
+# cut too. Past the caps the answer is cut, with a note in the page's language.
+MAX_TEXT_CHARS = 200_000
+MAX_TABLE_ROWS = 1_000
+TEXT = text.table("outputs", {
+    "text_cut": ("\n\n*(답이 너무 길어서 {limit:,}자에서 잘랐습니다. 전체 {n:,}자)*",
+                 "\n\n*(The answer was too long: cut at {limit:,} of its {n:,} characters.)*"),
+})
 OURS = re.compile(r"^(?:[0-9a-f]{32}\.(?:jpg|png)|\.part-.*|.+_yolo_[A-Za-z0-9_]{8}\.webm)$")
 
 
@@ -255,14 +266,31 @@ def _plot_data(figure):
     return PlotData(type="plotly", plot=figure.to_json())
 
 
-def prepare(value: Any, component) -> Any:
-    """A value returned for `component` -> the form kept in the result cache (encoded once)."""
+def bounded(value: Any, component, lang: str = text.DEFAULT_LANG) -> Any:
+    """A text or table answer within its cap: text cut at MAX_TEXT_CHARS with a note, a table at
+    MAX_TABLE_ROWS rows. Other values as they are."""
+    import gradio as gr
+
+    if isinstance(value, str) and len(value) > MAX_TEXT_CHARS and isinstance(
+            component, (gr.Markdown, gr.HTML, gr.Textbox, gr.Code)):
+        return value[:MAX_TEXT_CHARS] + TEXT.say(lang, "text_cut", limit=MAX_TEXT_CHARS, n=len(value))
+    if isinstance(component, gr.Dataframe):
+        if hasattr(value, "iloc") and len(value) > MAX_TABLE_ROWS:
+            return value.iloc[:MAX_TABLE_ROWS]
+        if isinstance(value, list) and len(value) > MAX_TABLE_ROWS:
+            return value[:MAX_TABLE_ROWS]
+    return value
+
+
+def prepare(value: Any, component, lang: str = text.DEFAULT_LANG) -> Any:
+    """A value returned for `component` -> the form kept in the result cache (encoded once, bounded)."""
     import gradio as gr
 
     if value is None:
         return None
     if isinstance(value, dict) and value.get("__type__") == "update" and "value" in value:
-        return {**value, "value": prepare(value["value"], component)}
+        return {**value, "value": prepare(value["value"], component, lang)}
+    value = bounded(value, component, lang)
     if isinstance(component, gr.Image) and _is_picture(value):
         return encode(value, _image_format(component))
     if isinstance(component, gr.Gallery) and isinstance(value, (list, tuple)):

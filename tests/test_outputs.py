@@ -84,3 +84,24 @@ def test_a_swept_picture_comes_back_when_its_answer_is_handed_out_again(out_dir)
     outputs.sweep(older_than_s=-1)
     assert not os.path.exists(path)
     assert outputs.deliver(prepared) == path and os.path.exists(path)
+
+
+def test_a_huge_text_answer_is_cut_with_a_note_in_the_pages_language():
+    import gradio as gr
+    import pandas as pd
+
+    from core import event_wrappers
+
+    with gr.Blocks():
+        words, table = gr.Markdown(), gr.Dataframe()
+
+    def answer(n, lang="ko"):
+        return "가" * n, pd.DataFrame({"x": range(n)})
+
+    run = event_wrappers.prepared(answer, [words, table])
+    for lang, marker in (("ko", "잘랐습니다"), ("en", "too long")):
+        cut, rows = run(500_000, lang=lang)
+        assert len(cut.encode()) < 1_000_000 and cut.startswith("가" * 1000) and marker in cut
+        assert len(rows) == outputs.MAX_TABLE_ROWS
+    short, rows = run(10, lang="en")
+    assert short == "가" * 10 and len(rows) == 10  # under the caps: unchanged
