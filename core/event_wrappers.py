@@ -9,6 +9,7 @@ that streams its steps) gives a generator function. From the inside out:
   delivered to Gradio (`core.outputs.deliver`: pictures written whole before anyone can read them);
   the result cache (`core.event_cache.cached`) sits between the two;
 - `within_budget`: a webcam frame over the server's budget changes nothing, at once;
+- `unavailable_in_place`: a missing model said in the tab's first text output, where it stays;
 - `once_per_session`: the "already opened" flag rides in front of the inputs and after the outputs;
 - `guarded`: a `Problem` becomes a Gradio error in the page's language, anything else a short message;
 - `lang_from_request`: the outermost, `answer(*args, request)`: the page's language from the request;
@@ -16,6 +17,7 @@ that streams its steps) gives a generator function. From the inside out:
 """
 from __future__ import annotations
 
+import html
 import inspect
 import logging
 import threading
@@ -152,6 +154,45 @@ def guarded(run: Callable, name: str) -> Callable:
         except Exception as exc:
             raise _said(exc, name, lang) from None
     return safe
+
+
+def unavailable_in_place(run: Callable, outputs: list) -> Callable:
+    """run whose missing model (`core.models.ModelUnavailable`: not on this computer, not downloadable) is said
+    in the tab, in the first text output (Markdown or HTML) where the answer would be, and stays there until
+    the next answer: a pop-up vanishes after seconds and leaves every output with a bare error badge
+    (issue 23). The other outputs are left as they were. An event without a text output raises as before."""
+    import gradio as gr
+
+    from core import models  # imported late: core.models imports this package's neighbours
+
+    place = next((i for i, c in enumerate(outputs) if isinstance(c, (gr.Markdown, gr.HTML))), None)
+    if place is None:
+        return run
+
+    def in_place(exc: models.ModelUnavailable, lang: str):
+        title, words = exc.title.say(lang), exc.say(lang)
+        if isinstance(outputs[place], gr.HTML):
+            said = f'<p role="status"><strong>{html.escape(title)}</strong>: {html.escape(words)}</p>'
+        else:
+            said = f"**{title}**: {words}"
+        answers = list(nothing_changes(len(outputs))) if len(outputs) != 1 else [None]
+        answers[place] = said
+        return tuple(answers) if len(outputs) != 1 else said
+
+    if streams(run):
+        def stream_in_place(*args, lang: str = text.DEFAULT_LANG):
+            try:
+                yield from run(*args, lang=lang)
+            except models.ModelUnavailable as exc:
+                yield in_place(exc, lang)
+        return stream_in_place
+
+    def call_in_place(*args, lang: str = text.DEFAULT_LANG):
+        try:
+            return run(*args, lang=lang)
+        except models.ModelUnavailable as exc:
+            return in_place(exc, lang)
+    return call_in_place
 
 
 # ---------------------------------------------------------------- the GPU

@@ -198,6 +198,7 @@ def on(triggers, fn: Callable, inputs=None, outputs=None, *, kind: str, cache: b
     run = wrappers.delivered(event_cache.cached(compute, key, pin=bool(flag)) if cache else compute)
     if kind == "stream":
         run = wrappers.within_budget(run, FRAMES, len(outputs))
+    run = wrappers.unavailable_in_place(run, outputs)
     if flag:
         run = wrappers.once_per_session(run, len(outputs))
     answer = wrappers.lang_from_request(wrappers.guarded(run, name))

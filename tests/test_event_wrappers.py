@@ -272,3 +272,38 @@ def test_an_event_with_fewer_parameters_than_inputs_is_refused_and_star_args_get
         wrappers.gradio_signature(one, n_inputs=2, flag_first=False)
     assert list(wrappers.gradio_signature(many, n_inputs=2, flag_first=False).parameters) == [
         "input_0", "input_1", "request"]
+
+
+# ---------------------------------------------------------------- a missing model, said in the tab
+
+
+def test_a_missing_model_is_said_in_the_tabs_text_output_and_nothing_else_changes():
+    from core import models
+
+    with gr.Blocks():
+        picture, words, chart = gr.Image(), gr.Markdown(), gr.Plot()
+
+    def needs_a_model(x, lang="ko"):
+        raise models.ModelUnavailable("vit_b16", "offline", available=[])
+
+    run = wrappers.unavailable_in_place(needs_a_model, [picture, words, chart])
+    for lang in ("ko", "en"):
+        kept, said, unchanged = run(1, lang=lang)
+        assert isinstance(kept, dict) and isinstance(unchanged, dict)  # gr.skip(): the old picture stays
+        assert "--prefetch vit_b16" in said and said == f"**{models.TEXT.say(lang, 'title')}**: " + \
+            models.ModelUnavailable("vit_b16", "offline", available=[]).say(lang)
+
+    def streams_then_misses(x, lang="ko"):
+        yield None, "started", None
+        raise models.ModelUnavailable("sd_turbo", available=[])
+
+    steps = list(wrappers.unavailable_in_place(streams_then_misses, [picture, words, chart])(1, lang="en"))
+    assert steps[0][1] == "started" and "--prefetch sd_turbo" in steps[1][1]
+    # an event without a text output: the error reaches the page as a Gradio error, as before
+    with pytest.raises(models.ModelUnavailable):
+        wrappers.unavailable_in_place(needs_a_model, [picture])(1, lang="ko")
+    # other problems are not said in place
+    def bad(x, lang="ko"):
+        raise WORDS.problem("bad", value=x)
+    with pytest.raises(text.Problem):
+        wrappers.unavailable_in_place(bad, [picture, words, chart])(1, lang="ko")
