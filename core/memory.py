@@ -242,13 +242,37 @@ def nbytes(value: Any, _seen: set[int] | None = None) -> int:
     return sys.getsizeof(value)
 
 
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None (another C library, another system)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def give_back_freed_memory() -> bool:
+    """Hand the memory Python and torch have freed back to the system (glibc keeps freed blocks in its arenas,
+    one per thread that allocated, so a server of many threads grows in resident memory long after the
+    values are gone; measured in the soak bench, bench/bench_soak.py). False where there is no glibc."""
+    trim = _malloc_trim()
+    if trim is None:
+        return False
+    trim(0)
+    return True
+
+
 def log_report_every(seconds: float, budget: Budget | None = None) -> threading.Thread:
-    """Log what the memory budget is spent on, every `seconds` while it changes (server log; the bench reads it)."""
+    """Log what the memory budget is spent on, every `seconds` while it changes (server log; the bench reads
+    it), and each time give the memory freed since back to the system."""
     budget = budget or BUDGET
 
     def run():
         last = None
         while True:
+            give_back_freed_memory()
             report = budget.report()
             if report != last:
                 used = sum(s["bytes"] for s in report.values())

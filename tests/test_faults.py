@@ -43,14 +43,18 @@ def test_model_tabs_explain_missing_weights(offline_real_app, api_name, model):
     from gradio_client import handle_file
 
     kwargs = {"prompt": "a cat", "size": 256} if api_name == "sd_generate" else {"image": handle_file(PHOTO)}
-    result, error = _call(offline_real_app, api_name, **kwargs)
+    result, failed = _call(offline_real_app, api_name, **kwargs)
+    # said in the tab's text output, where it stays (issue 23), not as an error that vanishes
+    assert failed is None, f"{api_name}: the missing model was an error, not said in the tab: {failed}"
+    error = next((str(v) for v in result if "--prefetch" in str(v)), None)
     assert error is not None, f"{api_name} ran without its weights?"
     assert f"python app.py --prefetch {model}" in error
     assert "가중치" in error and "weights" not in error  # a caller without a language: Korean only
     # Every cache is empty: the message says no other model of the kind is here either.
     assert "다른 모델도" in error
     started = time.perf_counter()
-    result, again = _call(offline_real_app, api_name, **kwargs)
+    result, _ = _call(offline_real_app, api_name, **kwargs)
+    again = next((str(v) for v in result if "--prefetch" in str(v)), None)
     assert again == error and time.perf_counter() - started < 1.0  # the next click answers at once
     # ... and the quick tabs keep working
     result, error = _call(offline_real_app, "float_bits", text="0.1")

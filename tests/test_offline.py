@@ -207,7 +207,6 @@ def test_missing_model_answers_fast_when_the_network_is_unreachable(tmp_path, ne
     """Empty caches, downloads allowed, the Hub unreachable: the first click on a missing model costs at most
     the connect timeout; every later click answers within 1 s, with the prefetch command and no wait."""
     from gradio_client import Client, handle_file
-    from gradio_client.exceptions import AppError
 
     with network() as hub_address:
         env = {**os.environ, **TEST_ENV, "DLCLASS_MODELS": "", "DLCLASS_OFFLINE": "", "HF_HUB_OFFLINE": "0",
@@ -219,13 +218,14 @@ def test_missing_model_answers_fast_when_the_network_is_unreachable(tmp_path, ne
             clicks = []
             for _ in range(3):
                 started = time.perf_counter()
-                with pytest.raises(AppError) as info:
-                    client.predict(handle_file(str(CAT)), "deit_tiny", api_name="/vit_attention")
+                # the message is the answer, in the tab's text output where it stays (not a vanishing error)
+                answer = client.predict(handle_file(str(CAT)), "deit_tiny", api_name="/vit_attention")
                 clicks.append(time.perf_counter() - started)
-                assert "python app.py --prefetch deit_tiny" in str(info.value)
+                said = next(str(a) for a in answer if "--prefetch" in str(a))
+                assert "python app.py --prefetch deit_tiny" in said
             print(f"\n[{network.__name__}] vit_attention, deit_tiny missing: clicks took "
                   + ", ".join(f"{s:.2f} s" for s in clicks))
     assert clicks[0] < models.CONNECT_TIMEOUT_S + 5  # the connect timeout, plus the request's own time
     assert all(s < 1.0 for s in clicks[1:]), clicks
-    assert "다른 모델도" in str(info.value) and "No other model" not in str(info.value)  # one language: Korean
-    assert "다시 시도합니다" in str(info.value)
+    assert "다른 모델도" in said and "No other model" not in said  # one language: Korean
+    assert "다시 시도합니다" in said

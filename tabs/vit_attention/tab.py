@@ -148,7 +148,8 @@ def _prediction_section() -> dict:
     gr.Markdown(ui("pred_header"))
     with gr.Row():
         with gr.Column(scale=1):
-            gradcam = components.image_output(label=ui("gradcam"), buttons=[], elem_id="vit-gradcam")
+            # a fixed height: the caption below stays in place while the picture loads (no text over text)
+            gradcam = components.image_output(label=ui("gradcam"), buttons=[], elem_id="vit-gradcam", height=240)
             cnn_note = gr.Markdown(elem_id="vit-cnn-note")
         with gr.Column(scale=2):  # wide: Korean class names carry their English names beside them
             top5 = gr.Plot(label=ui("top5"), elem_id="vit-top5")
