@@ -237,76 +237,84 @@ def check_names(api: dict, api_name: str, kwargs: dict) -> dict:
     return kwargs
 
 
-def misbehave(url: str, api: dict, stop: threading.Event, mischief: Mischief, workdir: Path) -> None:
-    base = url.rstrip("/")
+def longest_training(url: str, api: dict, stop: threading.Event, mischief: Mischief) -> None:
+    """One page clicks the longest fine-tuning run twice, over and over."""
+    page = forwarded(BrowserClient(url, "ko", api), ADDRESS)
+    slow = check_names(api, "finetune", dict(n_frozen=0, epochs=50, per_class=100, batch_size=1, patience=20,
+                                             min_delta=0.0))
+    while not stop.is_set():
+        both = [threading.Thread(target=_try, args=(mischief, "finetune (longest, twice per page)",
+                                                     lambda: page.predict("finetune", **slow)))
+                for _ in range(2)]
+        for thread in both:
+            thread.start()
+        for thread in both:
+            thread.join()
+
+
+def benchmarks_again(url: str, api: dict, stop: threading.Event, mischief: Mischief) -> None:
+    again = check_names(api, "cnn_features_compare", dict(again=True))
+    page = forwarded(BrowserClient(url, "en", api), ADDRESS)
+    while not stop.is_set():
+        _try(mischief, "precision_compare", lambda: page.predict("precision_compare"))
+        _try(mischief, "cnn_features_compare (again)", lambda: page.predict("cnn_features_compare", **again))
+
+
+def script_of_slow_jobs(url: str, api: dict, stop: threading.Event, mischief: Mischief) -> None:
+    """200 fresh sessions at once, then distinct float_bits calls that would evict the class's cache."""
+    counter = 0
+    while not stop.is_set():
+        pages = [forwarded(BrowserClient(url, "ko", api), ADDRESS) for _ in range(200)]
+        threads = [threading.Thread(target=_try, args=(mischief, "script: 200 slow jobs at once",
+                                                       lambda p=p: p.predict("sd_generate", prompt="x", steps=4)))
+                   for p in pages]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=600)
+        for p in pages:
+            p.http.close()
+        page = forwarded(BrowserClient(url, "ko", api), ADDRESS)
+        for _ in range(300):
+            counter += 1
+            _try(mischief, "distinct float_bits", lambda: page.predict("float_bits", text=f"{counter}.{counter % 97}"))
+            if stop.is_set():
+                break
+        page.http.close()
+
+
+def junk(url: str, api: dict, stop: threading.Event, mischief: Mischief, big: Path) -> None:
+    """A 100,000-character prompt, payloads of the wrong shape, a 60 MB upload: every 30 s."""
+    base, page = url.rstrip("/"), forwarded(BrowserClient(url, "ko", api), ADDRESS)
+    fn_index = api["sd_generate"][0]
+    while not stop.is_set():
+        _try(mischief, "100,000-character prompt",
+             lambda: page.predict("sd_generate", prompt="고양이 " * 25_000, steps=1, size=256))
+        for data in ([1], [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}] * 9):
+            response = page.http.post(f"{base}/gradio_api/queue/join",
+                                      json={"data": data, "fn_index": fn_index, "session_hash": page.session})
+            mischief.note("bad payload", response.status_code == 200, response.text[:120])
+        with open(big, "rb") as handle:
+            response = page.http.post(f"{base}/gradio_api/upload", files={"files": ("big.bin", handle)})
+        mischief.note("60 MB upload", response.status_code == 200, f"{response.status_code} {response.text[:120]}")
+        stop.wait(30)
+
+
+def held_webcams(url: str, stop: threading.Event, mischief: Mischief) -> None:
     frames = jpeg_frames(classroom.EXAMPLES[:2])
+    while not stop.is_set():
+        webcams(url, "yolo_detect_webcam", frames, count=2, fps=2, seconds=120, stop=stop)
+        mischief.note("two webcams held 2 min", True)
+
+
+def misbehave(url: str, api: dict, stop: threading.Event, mischief: Mischief, workdir: Path) -> None:
+    """Everything at once, until `stop`."""
     big = workdir / "sixty.bin"
     big.write_bytes(os.urandom(60 * 1024 * 1024))
-
-    def longest_training():  # one page clicks the longest run twice, over and over
-        page = forwarded(BrowserClient(url, "ko", api), ADDRESS)
-        slow = check_names(api, "finetune", dict(n_frozen=0, epochs=50, per_class=100, batch_size=1, patience=20,
-                                                 min_delta=0.0))
-        while not stop.is_set():
-            both = [threading.Thread(target=_try, args=(mischief, "finetune (longest, twice per page)",
-                                                         lambda: page.predict("finetune", **slow)))
-                    for _ in range(2)]
-            for thread in both:
-                thread.start()
-            for thread in both:
-                thread.join()
-
-    def benchmarks_again():
-        again = check_names(api, "cnn_features_compare", dict(again=True))
-        page = forwarded(BrowserClient(url, "en", api), ADDRESS)
-        while not stop.is_set():
-            _try(mischief, "precision_compare", lambda: page.predict("precision_compare"))
-            _try(mischief, "cnn_features_compare (again)", lambda: page.predict("cnn_features_compare", **again))
-
-    def script_of_slow_jobs():  # 200 fresh sessions at once, then distinct float_bits that would evict the cache
-        counter = 0
-        while not stop.is_set():
-            pages = [forwarded(BrowserClient(url, "ko", api), ADDRESS) for _ in range(200)]
-            threads = [threading.Thread(target=_try, args=(mischief, "script: 200 slow jobs at once",
-                                                           lambda p=p: p.predict("sd_generate", prompt="x", steps=4)))
-                       for p in pages]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=600)
-            for p in pages:
-                p.http.close()
-            page = forwarded(BrowserClient(url, "ko", api), ADDRESS)
-            for _ in range(300):
-                counter += 1
-                _try(mischief, "distinct float_bits", lambda: page.predict("float_bits", text=f"{counter}.{counter % 97}"))
-                if stop.is_set():
-                    break
-            page.http.close()
-
-    def junk():
-        page = forwarded(BrowserClient(url, "ko", api), ADDRESS)
-        http = page.http
-        fn_index = api["sd_generate"][0]
-        while not stop.is_set():
-            _try(mischief, "100,000-character prompt",
-                 lambda: page.predict("sd_generate", prompt="고양이 " * 25_000, steps=1, size=256))
-            for data in ([1], [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}] * 9):
-                response = http.post(f"{base}/gradio_api/queue/join",
-                                     json={"data": data, "fn_index": fn_index, "session_hash": page.session})
-                mischief.note("bad payload", response.status_code == 200, response.text[:120])
-            with open(big, "rb") as handle:
-                response = http.post(f"{base}/gradio_api/upload", files={"files": ("big.bin", handle)})
-            mischief.note("60 MB upload", response.status_code == 200, f"{response.status_code} {response.text[:120]}")
-            stop.wait(30)
-
-    def held_webcams():
-        while not stop.is_set():
-            webcams(url, "yolo_detect_webcam", frames, count=2, fps=2, seconds=120, stop=stop)
-            mischief.note("two webcams held 2 min", True)
-
-    threads = [threading.Thread(target=f, daemon=True)
-               for f in (longest_training, benchmarks_again, script_of_slow_jobs, junk, held_webcams)]
+    jobs = [(longest_training, (url, api, stop, mischief)), (benchmarks_again, (url, api, stop, mischief)),
+            (script_of_slow_jobs, (url, api, stop, mischief)), (junk, (url, api, stop, mischief, big)),
+            (held_webcams, (url, stop, mischief))]
+    threads = [threading.Thread(target=job, args=args, daemon=True) for job, args in jobs]
     for thread in threads:
         thread.start()
     stop.wait()

@@ -165,11 +165,12 @@ def test_every_spec_has_a_tiny_repo_transformers_reads(tmp_path):
         zoo.write_tiny_repo(task.repo, folder)
         assert "license: " + task.licence in (folder / "README.md").read_text()
         model = getattr(transformers, task.auto_model).from_pretrained(folder, local_files_only=True)
-        tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True,
-                                                               **dict(task.tokenizer_kwargs))
+        processor = getattr(transformers, task.processor_class).from_pretrained(folder, local_files_only=True,
+                                                                                **dict(task.tokenizer_kwargs))
         tiny = models.get(task.spec)
         assert sum(p.numel() for p in model.parameters()) == tiny.parameters
-        assert tokenizer.tokenize("서울은 한국의 수도") == tiny.tokenizer.tokenize("서울은 한국의 수도")
+        tokenizer, tiny_tokenizer = (getattr(t, "tokenizer", t) for t in (processor, tiny.tokenizer))  # a processor's
+        assert tokenizer.tokenize("서울은 한국의 수도") == tiny_tokenizer.tokenize("서울은 한국의 수도")
         assert zoo._licence_of(folder) == task.licence
 
 

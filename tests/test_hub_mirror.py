@@ -106,6 +106,14 @@ TAB_CALLS = [
     ("hub_generate", ["hub_text_generation"],
      lambda f: dict(prompt="오늘 날씨가 좋아서", temperature=1.0, top_k=5, new_tokens=8, seed=0,
                     model_name="skt/kogpt2-base-v2")),
+    ("hub_translate", ["hub_translation"],
+     lambda f: dict(sentence="딥러닝은 데이터에서 패턴을 배웁니다.", beams=6, model_name="Helsinki-NLP/opus-mt-ko-en")),
+    ("hub_clip", ["hub_zero_shot_image"],
+     lambda f: dict(image=f(CAT), labels="a cat, a dog, a rocket", template="a photo of {}.",
+                    model_name="openai/clip-vit-base-patch32")),
+    ("hub_speech", ["hub_speech"],
+     lambda f: dict(recording=f(ROOT / "assets" / "examples" / "speech_ko.wav"), language="korean", beams=1,
+                    model_name="openai/whisper-base")),
 ]
 
 

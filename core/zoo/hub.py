@@ -258,6 +258,16 @@ def build_real_architecture(task: str, device="cpu", dtype=torch.float32) -> Hub
                     "random init, real architecture (bench)", "", "", 0)
 
 
+def _save_processor(processor, folder: Path) -> None:
+    """A tokenizer's files; for a processor, each of its parts in its own files, as the hub's repositories
+    written before transformers 5 keep them (an image processor's preprocessor_config.json beside the
+    tokenizer's files): transformers 5's ProcessorMixin.save_pretrained writes one processor_config.json
+    instead, which those repositories do not have."""
+    attributes = getattr(processor, "get_attributes", None)
+    for part in [getattr(processor, name) for name in attributes()] if attributes else [processor]:
+        part.save_pretrained(folder)
+
+
 def write_tiny_repo(repo_id: str, folder, task: Task | None = None) -> None:
     """The repository's layout with tiny random weights, for the tests' local hub mirror: config.json,
     model.safetensors, tokenizer.json (+ tokenizer_config.json) and a model card with its licence. A typed
@@ -267,7 +277,7 @@ def write_tiny_repo(repo_id: str, folder, task: Task | None = None) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     model, tokenizer = _tiny_parts(task.task)
     model.save_pretrained(folder, safe_serialization=True)
-    tokenizer.save_pretrained(folder)
+    _save_processor(tokenizer, folder)
     for extra in ("special_tokens_map.json", "vocab.txt"):
         (folder / extra).unlink(missing_ok=True)
     (folder / "README.md").write_text(f"---\nlicense: {task.licence}\n---\n# {repo_id} (tiny test copy)\n",

@@ -35,10 +35,13 @@ def plot_title(page, elem_id: str) -> str:
                          " return g && g.layout && g.layout.title ? g.layout.title.text : ''; }", f"#{elem_id}")
 
 
-def expect_toast(page, lang: str, words: str) -> None:
+def expect_toast(page, lang: str, words: str, typed: str = "") -> None:
+    """The message `words` shows, in the page's language (what the student typed, quoted in it, aside)."""
     toast = page.locator(".toast-body", has_text=words[:30]).first
     toast.wait_for(timeout=30_000)
-    assert bool(HANGUL.search(toast.locator("[data-testid='toast-text']").inner_text())) == (lang == "ko")
+    said = toast.locator("[data-testid='toast-text']").inner_text().replace(typed, "") if typed else \
+        toast.locator("[data-testid='toast-text']").inner_text()
+    assert bool(HANGUL.search(said)) == (lang == "ko")
     toast.locator("[data-testid='toast-close']").click()
 
 
