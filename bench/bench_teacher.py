@@ -1,7 +1,9 @@
 """Teacher mode: 30 light following pages (the class bar's long-poll, `class_wait`, as classroom.js calls it).
 
 - time from "Send to class" (the teacher's queue event) to every page seeing the push: p95 over 5 pushes x 30;
-- the server's CPU while 30 pages follow and nothing changes (their requests wait on the server), in % of one core.
+- the server's CPU while 30 pages follow and nothing changes (their requests wait on the server), in % of one core;
+- the same while each of the 30 pages also reports its camera's counts every 2 s (the YOLO tab in a class:
+  `class_report`, what classroom.js sends at most), and the teacher's page follows the totals.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from tests.conftest import running_app
 
 TAB = "teacher"
 CLIENTS, PUSHES, IDLE_S = 30, 5, 30.0
+REPORT_EVERY_S = 2.0
 PIN = "4821"
 
 
@@ -28,8 +31,8 @@ def _config(url: str) -> tuple[int, dict, dict]:
     return bar, deps, config
 
 
-async def _teacher(client: httpx.AsyncClient, url: str, deps: dict, name: str, data_at: dict) -> None:
-    """One teacher event through the queue, as the teacher's page sends it; returns when it is done."""
+async def _teacher(client: httpx.AsyncClient, url: str, deps: dict, name: str, data_at: dict) -> list:
+    """One teacher event through the queue, as the teacher's page sends it; returns its outputs when it is done."""
     index, n_inputs = deps[name]
     data = [data_at.get(i) for i in range(n_inputs)]
     body = {"data": data, "fn_index": index, "session_hash": "bench-teacher", "event_data": None}
@@ -39,21 +42,44 @@ async def _teacher(client: httpx.AsyncClient, url: str, deps: dict, name: str, d
             if "process_completed" in line:
                 if '"success": false' in line or '"success":false' in line:
                     raise RuntimeError(f"{name} refused: {line[:300]}")
-                return
+                return json.loads(line.partition(":")[2]).get("output", {}).get("data", [])
 
 
-async def _follow(client, url: str, bar: int, index: int, seen: dict, stop: asyncio.Event) -> None:
+async def _follow(client, url: str, bar: int, index: int, seen: dict, stop: asyncio.Event, seats: dict) -> None:
     seat, known, session = None, None, f"bench-student-{index}"
     while not stop.is_set():
         body = {"session_hash": session, "component_id": bar, "fn_name": "class_wait",
                 "data": {"seat": seat, "known": known, "lang": "ko", "follow": True, "teacher": None}}
         view = (await client.post(f"{url}gradio_api/component_server", json=body, timeout=60)).json()
         seat, known = view.get("seat"), view.get("v")
+        seats[index] = seat
         if view.get("running") and not seat:
             known = None
         push = view.get("push") or {}
         if push.get("n") and push["n"] not in seen[index]:
             seen[index][push["n"]] = time.perf_counter()
+
+
+async def _report(client, url: str, bar: int, index: int, seats: dict, stop: asyncio.Event) -> None:
+    """A page's camera counts every REPORT_EVERY_S (changing, as a moving camera's do), as classroom.js sends them."""
+    k = 0
+    while not stop.is_set():
+        k += 1
+        numbers = {"camera": 1, "counts": {"0": 1 + (index + k) % 3, "2": k % 2}}
+        body = {"session_hash": f"bench-student-{index}", "component_id": bar, "fn_name": "class_report",
+                "data": {"seat": seats.get(index), "tab": "yolo_detect", "numbers": numbers}}
+        await client.post(f"{url}gradio_api/component_server", json=body, timeout=60)
+        await asyncio.sleep(REPORT_EVERY_S)
+
+
+async def _teacher_view(client, url: str, bar: int, key_holder: dict, stop: asyncio.Event) -> None:
+    """The teacher's projector page: it follows every change of the totals, at most twice a second."""
+    known = None
+    while not stop.is_set():
+        body = {"session_hash": "bench-teacher", "component_id": bar, "fn_name": "class_wait",
+                "data": {"known": known, "lang": "ko", "teacher": key_holder.get("key")}}
+        known = (await client.post(f"{url}gradio_api/component_server", json=body, timeout=60)).json().get("v")
+        await asyncio.sleep(0.5)
 
 
 def _cpu_s(pid: int) -> float:
@@ -80,10 +106,10 @@ async def _scenario(url: str, pid: int) -> dict:
     alone_cpu = await _cpu_share(pid, IDLE_S)
     limits = httpx.Limits(max_connections=CLIENTS + 10)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        await _teacher(client, url, deps, "class_unlock", {1: PIN})
+        key_holder = {"key": (await _teacher(client, url, deps, "class_unlock", {1: PIN}))[1]}
         await _teacher(client, url, deps, "class_start", {})
-        stop, seen = asyncio.Event(), {i: {} for i in range(CLIENTS)}
-        followers = [asyncio.create_task(_follow(client, url, bar, i, seen, stop)) for i in range(CLIENTS)]
+        stop, seen, seats = asyncio.Event(), {i: {} for i in range(CLIENTS)}, {}
+        followers = [asyncio.create_task(_follow(client, url, bar, i, seen, stop, seats)) for i in range(CLIENTS)]
         await asyncio.sleep(3)
         idle_cpu = await _cpu_share(pid, IDLE_S)
         delays = []
@@ -94,10 +120,17 @@ async def _scenario(url: str, pid: int) -> dict:
                 await asyncio.sleep(0.01)
             delays += [s[n] - sent for s in seen.values() if n in s]
             await asyncio.sleep(0.5)
+        reporting = asyncio.Event()
+        reporters = [asyncio.create_task(_report(client, url, bar, i, seats, reporting)) for i in range(CLIENTS)]
+        reporters.append(asyncio.create_task(_teacher_view(client, url, bar, key_holder, reporting)))
+        await asyncio.sleep(3)
+        report_cpu = await _cpu_share(pid, IDLE_S)
+        reporting.set()
+        await asyncio.wait(reporters, timeout=30)
         stop.set()
         await _teacher(client, url, deps, "class_end", {})
         await asyncio.wait(followers, timeout=30)
-    return {"delays": delays, "idle_cpu": idle_cpu, "alone_cpu": alone_cpu}
+    return {"delays": delays, "idle_cpu": idle_cpu, "alone_cpu": alone_cpu, "report_cpu": report_cpu}
 
 
 def rows() -> list[dict]:
@@ -113,6 +146,9 @@ def rows() -> list[dict]:
         row(TAB, f"server CPU while {CLIENTS} pages follow and nothing changes", result["idle_cpu"] * 100,
             "% of one core", "<= 2 %", baseline=result["alone_cpu"] * 100,
             baseline_what="the same server with no page open"),
+        row(TAB, f"server CPU while {CLIENTS} pages report their camera counts every {REPORT_EVERY_S:.0f} s",
+            result["report_cpu"] * 100, "% of one core", baseline=result["idle_cpu"] * 100,
+            baseline_what=f"the same {CLIENTS} pages following, no reports"),
     ]
 
 

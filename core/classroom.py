@@ -5,9 +5,12 @@ on the page. What it keeps while a class runs, and nothing else:
 - the teacher's unlocked sessions (a random key each) and, per session, the count of wrong PINs;
 - the class code; each student page's seat (a random token), its nickname (three numbers: adjective,
   animal, number, said in the page's language) and when it last asked;
-- the teacher's current push (a tab id and that tab's class settings, read through its `SETTINGS`), the
-  pause flag, the current question (its key) and each seat's chosen answer (a number).
-`end` forgets all of it at once; so does 4 hours without a teacher action, a join or an answer.
+- the teacher's current push (a tab id and that tab's class settings, read through its `SETTINGS`; with a
+  spread, each seat's own place in the range), the pause flag, the current question (its key) and each
+  seat's chosen answer (a number);
+- what each seat reported to the class in the lessons that gather results (`collect`): numbers only, checked
+  here (`numbers_only`), the last few per seat; and which seat the teacher shows on the projector.
+`end` forgets all of it at once; so does 4 hours without a teacher action, a join, an answer or a report.
 
 Students' pages wait for changes with `await classroom.wait(...)` (an async long-poll outside Gradio's
 queue): a waiting page costs the server nothing until something changes.
@@ -23,6 +26,8 @@ import time
 from typing import Any, Callable
 
 from core import text
+from core.class_results import (Collect, kept_reports, late_fraction, numbers_only, spread_fraction, spread_plan,
+                                spread_value, summaries)
 
 TEXT = text.table("classroom", {
     "adjectives": ("용감한|씩씩한|슬기로운|재빠른|느긋한|명랑한|다정한|부지런한|호기심 많은|꼼꼼한|당당한|상냥한",
@@ -39,6 +44,9 @@ TEXT = text.table("classroom", {
     "no_such_tab": ("이 탭은 반 전체에 보낼 수 없습니다.", "This tab cannot be sent to the class."),
     "no_such_question": ("그런 질문이 없습니다.", "There is no such question."),
     "no_question": ("먼저 질문을 내세요.", "Ask a question first."),
+    "no_spread": ("이 설정은 학생마다 다른 값으로 나눠 줄 수 없습니다.", "This setting cannot be spread over the class."),
+    "no_such_seat": ("그 학생은 지금 수업에 없습니다.", "That student is not in the class now."),
+    "anonymous": ("한 학생", "A student"),
 })
 
 MAX_WRONG_PINS = 5  # wrong PINs in a row before the session waits
@@ -110,6 +118,7 @@ class Classroom:
         self._lock = threading.Lock()
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
         self.tabs: dict[str, ClassTab] = {}
+        self.collects: dict[str, Collect] = {}  # the lessons that gather results (registered at build)
         self._wrong: dict[str, tuple[int, float]] = {}  # session id: (wrong PINs in a row, locked until)
         self._teachers: set[str] = set()  # keys of unlocked sessions
         self.version = 0  # what every page shows changed
@@ -124,6 +133,10 @@ class Classroom:
             question.words("ko")  # its words exist (KeyError at build time otherwise)
         self.tabs[tab_id] = ClassTab(tab_id, settings, questions)
         return self.tabs[tab_id]
+
+    def collect(self, tab_id: str, collect: Collect) -> None:
+        """The lesson `tab_id` gathers results from the class (numbers only, read by `collect.read`)."""
+        self.collects[str(tab_id)] = collect
 
     def question(self, full_key: str) -> Question | None:
         tab_id, _, key = str(full_key).partition(".")
@@ -142,6 +155,12 @@ class Classroom:
         self.ask_n = 0
         self.answers: dict[str, int] = {}
         self.revealed = False
+        self.spread: dict | None = None  # {"name", "low", "high", "log", "integer"} of the current push
+        self.spread_at: dict[str, float] = {}  # seat token: its place in the spread range
+        self.spread_first = 0  # seats placed when the spread was sent (the others joined later)
+        self.reports: dict[str, dict[str, list[tuple[float, dict]]]] = {}  # tab: seat token: [(when, report)]
+        self.report_n: dict[str, int] = {}  # tab: reports that changed something
+        self.shown: dict | None = None  # {"token", "anonymous"}: the seat on the projector
         self.last_activity = self._clock()
 
     @property
@@ -191,8 +210,10 @@ class Classroom:
         self._changed(roster=True)
         return self.code
 
-    def send(self, session, tab_id: str, values: dict) -> dict:
-        """The teacher's tab and its class settings, each read through the tab's declared setting (clamped)."""
+    def send(self, session, tab_id: str, values: dict, spread: tuple | None = None) -> dict:
+        """The teacher's tab and its class settings, each read through the tab's declared setting (clamped).
+        spread: (setting name, low, high): each seat gets its own value of that setting in [low, high] (None for
+        the declared end), evenly over the seats in by then, on a log scale for a range over a factor of 10."""
         self._teacher(session)
         self._need_class()
         tab = self.tabs.get(str(tab_id))
@@ -201,11 +222,39 @@ class Classroom:
         allowed = {s.name for s in tab.settings.for_class()}
         notes: list = []
         taken = tab.settings.take_all({k: v for k, v in dict(values).items() if k in allowed}, notes)
+        plan = None
+        if spread:
+            name, low, high = (list(spread) + [None, None])[:3]
+            setting = tab.settings.get(name) if name in allowed else None
+            if setting is None or setting.choices is not None:
+                raise Refused("no_spread")
+            plan = spread_plan(setting, low, high)
         with self._lock:
             self.push_n += 1
             self.push = {"n": self.push_n, "tab": tab.id, "values": taken}
+            self.spread, self.spread_at = plan, {}
+            if plan:
+                self.push["spread"] = plan
+                seats = sorted(self.seats, key=lambda token: self.seats[token].nickname[2])
+                self.spread_at = {token: spread_fraction(i, len(seats)) for i, token in enumerate(seats)}
+                self.spread_first = len(seats)
         self._changed()
         return self.push
+
+    def values_for(self, token) -> dict:
+        """The pushed settings as this seat receives them: with a spread, its own value of the spread setting."""
+        push, plan = self.push, self.spread
+        if push is None:
+            return {}
+        values = dict(push["values"])
+        if plan is None or not isinstance(token, str) or token not in self.seats:
+            return values
+        with self._lock:
+            if token not in self.spread_at:
+                self.spread_at[token] = late_fraction(len(self.spread_at) - self.spread_first + 1)
+            fraction = self.spread_at[token]
+        values[plan["name"]] = self.tabs[push["tab"]].settings[plan["name"]].take(spread_value(plan, fraction), [])
+        return values
 
     def set_paused(self, session, paused: bool) -> bool:
         self._teacher(session)
@@ -234,6 +283,25 @@ class Classroom:
         self.revealed = True
         self._changed(roster=True)
         return self.asked.answer
+
+    def spotlight(self, session, seat_id, anonymous: bool = False) -> dict | None:
+        """Put one seat's results on the teacher's page (the projector), by its number; None takes it down."""
+        self._teacher(session)
+        self._need_class()
+        if seat_id is None:
+            self.shown = None
+        else:
+            token = next((t for t, s in list(self.seats.items()) if s.nickname[2] == _integer(seat_id)), None)
+            if token is None:
+                raise Refused("no_such_seat")
+            self.shown = {"token": token, "anonymous": bool(anonymous)}
+        self._changed(roster=True)
+        return self.shown
+
+    def reports_for(self, session, tab_id: str) -> list[dict]:
+        """Every kept report of a lesson, for the teacher's figures (anonymous: numbers only, seat by seat)."""
+        self._teacher(session)
+        return [report for _, kept in self._kept(str(tab_id)) for report in kept]
 
     def end(self, session) -> None:
         """Forget the class at once (the teacher stays unlocked)."""
@@ -289,6 +357,36 @@ class Classroom:
         self._changed(roster=True, everyone=False)
         return True
 
+    def report(self, token, tab_id, numbers, from_page: bool = False) -> bool:
+        """A seat's result in a lesson that gathers them (numbers only, read by the lesson); from_page: sent by
+        the page itself, accepted only where the lesson says a page may."""
+        collect = self.collects.get(str(tab_id))
+        seat = self.seats.get(token) if isinstance(token, str) else None
+        if collect is None or seat is None or not self.running or (from_page and not collect.from_page):
+            return False
+        checked = numbers_only(numbers)
+        report = collect.read(checked) if isinstance(checked, dict) else None
+        if report is None:
+            return False
+        now = self._clock()
+        with self._lock:
+            kept = self.reports.setdefault(str(tab_id), {}).setdefault(token, [])
+            changed = not kept or kept[-1][1] != report
+            if changed:
+                kept.append((now, report))
+                del kept[:-collect.keep]
+                self.report_n[str(tab_id)] = self.report_n.get(str(tab_id), 0) + 1
+            else:
+                kept[-1] = (now, report)
+            seat.seen = self.last_activity = now
+        if changed:
+            self._changed(roster=True, everyone=False)
+        return True
+
+    def _kept(self, tab_id: str) -> list[tuple[str, list[dict]]]:
+        collect = self.collects.get(tab_id)
+        return kept_reports(collect, self.reports.get(tab_id, {}), self.seats, self._clock()) if collect else []
+
     def present(self) -> int:
         now = self._clock()
         return sum(1 for s in list(self.seats.values()) if now - s.seen <= PRESENT_S)
@@ -310,6 +408,8 @@ class Classroom:
         view = {"v": [self.version, self.roster_version if teacher else 0], "running": self.running,
                 "code": self.code, "teacher": teacher, "paused": self.paused and not teacher, "push": self.push,
                 "seat": token if seat else None, "nickname": nickname(seat.nickname, lang) if seat else None}
+        if self.push is not None and seat is not None and self.spread is not None:
+            view["push"] = dict(self.push, values=self.values_for(token))
         if self.asked is not None:
             words, choices = self.asked.words(lang)
             view["question"] = {"n": self.ask_n, "text": words, "choices": choices,
@@ -318,7 +418,32 @@ class Classroom:
             view["count"] = self.present()
             view["following"] = sum(1 for s in list(self.seats.values()) if s.following)
             view["histogram"] = self.histogram()
+            view["results"] = summaries(self.collects, self._kept, self.report_n, lang)
+            view["roster"] = self._roster(lang)
+            view["shown"] = self._shown(lang)
         return view
+
+    def _roster(self, lang: str) -> list[dict]:
+        """The seats with something to show (an answer or a result), by number: what "show one answer" offers."""
+        reported = {token for tab_id in list(self.collects) for token, _ in self._kept(tab_id)}
+        return [{"id": seat.nickname[2], "nickname": nickname(seat.nickname, lang)}
+                for token, seat in sorted(list(self.seats.items()), key=lambda item: item[1].nickname[2])
+                if token in reported or token in self.answers]
+
+    def _shown(self, lang: str) -> dict | None:
+        shown = self.shown
+        seat = self.seats.get(shown["token"]) if shown else None
+        if seat is None:
+            return None
+        rows = []
+        if self.asked is not None and shown["token"] in self.answers:
+            words, choices = self.asked.words(lang)
+            rows.append([words, choices[self.answers[shown["token"]]]])
+        for tab_id, reports in ((t, dict(self._kept(t)).get(shown["token"])) for t in list(self.collects)):
+            if reports:
+                rows += self.collects[tab_id].describe(reports[-1], lang)
+        name = TEXT.say(lang, "anonymous") if shown["anonymous"] else nickname(seat.nickname, lang)
+        return {"id": seat.nickname[2], "name": name, "anonymous": shown["anonymous"], "rows": rows}
 
     # ------------------------------------------------------------ waiting for a change
 
@@ -354,6 +479,13 @@ class Classroom:
         if not isinstance(known, (list, tuple)) or len(known) != 2:
             return True
         return known[0] != self.version or (teacher and known[1] != self.roster_version)
+
+
+def _integer(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _settle(future: asyncio.Future) -> None:

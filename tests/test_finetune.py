@@ -590,3 +590,55 @@ def test_the_tab_registers_its_events_with_the_right_kinds():
     assert deps["finetune"].concurrency_id == "training"
     # The worked example is computed at warm-up: the data preview and the freeze summary.
     assert {name for name, _ in page.warmed()} == {"on_open:show_data", "on_open:show_backbone"}
+
+
+# ---------------------------------------------------------------- the class as the experiment
+
+
+def test_a_finished_run_reports_its_settings_curve_and_best_epoch_as_numbers_only(tiny_cnn):
+    from core.class_results import numbers_only
+
+    session = tab.new_session()
+    assert tab.last_run(session) is None  # no run yet: nothing to report
+    data, notes = compute.read_data("builtin", 2, 4, 51, NO_NAMES, NO_FILES, ())
+    list(compute.fine_tune(session, data, notes, "efficientnet_lite0", 10, 4, 0.003, 8, False, 1, 0.0))
+    run = session.runs[-1]
+    report = tab.last_run(session)
+    assert numbers_only(report) == report and compute.class_run(report) == report
+    assert report["learning_rate"] == 0.003 and report["n_frozen"] == 10
+    assert report["val_acc"] == [round(h.val_acc, 4) for h in run.history] and len(report["val_acc"]) == run.stopped_epoch
+    assert report["best_epoch"] == run.best_epoch >= 1
+    assert report["early_stop"] == (run.reason == "early_stop") and run.reason in ("early_stop", "epochs")
+    assert report["best_val_acc"] == round(run.best_val_acc, 4)
+    assert compute.class_report(compute.Run(1, False, 12, 4)) is None  # a run that has not finished
+    for bad in (dict(report, learning_rate=0.0), dict(report, best_epoch=len(report["val_acc"]) + 1),
+                dict(report, val_acc=[1.5] * len(report["val_acc"])), dict(report, early_stop=1),
+                {k: v for k, v in report.items() if k != "n_frozen"}):
+        assert compute.class_run(bad) is None
+
+
+def test_the_class_figures_overlay_every_run_and_mark_early_stopping():
+    def run(lr, curve, early):
+        return {"learning_rate": lr, "n_frozen": 12, "val_acc": curve, "val_loss": [1, 0.5, 0.7],
+                "best_epoch": 2, "stopped_epoch": 3, "early_stop": early, "best_val_acc": curve[1]}
+
+    reports = [run(0.1, [0.25, 0.5, 0.4], True), run(0.001, [0.4, 0.8, 0.7], False), run(0.01, [0.45, 0.9, 0.8], True)]
+    curves, lr_best = tab.class_figures(reports, "en")
+    lines = [t for t in curves.data if t.mode == "lines"]
+    assert [tuple(t.y) for t in lines] == [(0.4, 0.8, 0.7), (0.45, 0.9, 0.8), (0.25, 0.5, 0.4)]  # by learning rate
+    stars = [t for t in curves.data if t.mode == "markers" and t.marker.symbol == "star"]
+    crosses = [t for t in curves.data if t.mode == "markers" and t.marker.symbol == "x"]
+    assert [(t.x, t.y) for t in stars] == [((2,), (0.8,)), ((2,), (0.9,)), ((2,), (0.5,))]
+    assert [(t.x, t.y) for t in crosses] == [((3,), (0.8,)), ((3,), (0.4,))]  # the two runs early stopping ended
+    assert lines[0].line.color != lines[2].line.color  # coloured by learning rate
+    assert lr_best.layout.xaxis.type == "log"
+    early, full = lr_best.data
+    assert (early.x, early.y, early.marker.symbol) == ((0.1, 0.01), (0.5, 0.9), "x")
+    assert (full.x, full.y, full.marker.symbol) == ((0.001,), (0.8,), "circle")
+    assert early.name == "stopped early" and full.name == "ran every epoch"
+    ko = tab.class_figures(reports, "ko")
+    assert HANGUL.search(ko[0].layout.title.text) and HANGUL.search(ko[1].layout.xaxis.title.text)
+    assert not any(HANGUL.search(f.to_json()) for f in (curves, lr_best))
+    summary = view.class_summary(reports, "en")
+    assert summary["rows"] == [["lr 0.001", 80.0, "80%"], ["lr 0.01", 90.0, "90%"], ["lr 0.1", 50.0, "50%"]]
+    assert "3 fine-tuning runs" in summary["title"]

@@ -173,7 +173,9 @@ def test_a_student_page_does_not_wake_for_a_join_and_the_teacher_does(room):
 
 # ---------------------------------------------------------------- through a running app
 
-TEACHER_APIS = ("class_start", "class_push", "class_pause", "class_ask", "class_reveal", "class_end")
+TEACHER_APIS = ("class_start", "class_push", "class_pause", "class_ask", "class_reveal", "class_end",
+                "finetune_class_runs")
+TEACHER_SERVER_FUNCTIONS = ("class_spotlight", "class_qr")  # the class bar's, called outside the queue
 
 
 def _join(url: str, fn_index: int, data: list, session: str) -> str:
@@ -204,6 +206,40 @@ def test_a_student_calling_each_teacher_function_through_the_api_is_refused():
             answer = _join(url, named[name], data, session=f"student-{name}")
             assert '"success": false' in answer or '"success":false' in answer, (name, answer[-400:])
             assert "PIN" in answer, (name, answer[-400:])
+        _server_functions_refuse_a_student(url, client.config, named, n_inputs)
+
+
+def _server_function(url: str, bar: int, name: str, data: dict, session: str):
+    body = json.dumps({"session_hash": session, "component_id": bar, "fn_name": name, "data": data}).encode()
+    request = urllib.request.Request(f"{url}gradio_api/component_server", body, {"Content-Type": "application/json"})
+    return json.loads(urllib.request.urlopen(request, timeout=30).read())
+
+
+def _server_functions_refuse_a_student(url: str, config: dict, named: dict, n_inputs: dict) -> None:
+    """With a class running: the teacher's server functions refuse a student (no key, or a guessed one) and change
+    nothing; a student's own report is taken when it is numbers, and refused when it carries a picture or text."""
+    for name in ("class_unlock", "class_start"):
+        data = [None] * n_inputs[name]
+        data[-1] = "4821" if name == "class_unlock" else None
+        answer = _join(url, named[name], data, session="the-teacher")
+        assert '"success": true' in answer or '"success":true' in answer, (name, answer[-400:])
+    bar = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "class-bar")
+    seat = _server_function(url, bar, "class_wait", {"known": None, "lang": "en"}, "student-page")["seat"]
+    assert seat
+    for key in (None, "guessed-key"):
+        spotlight = {"teacher": key, "seat": 1, "anonymous": False, "lang": "en"}
+        answer = _server_function(url, bar, "class_spotlight", spotlight, "student-page")
+        assert answer["ok"] is False and "PIN" in answer["message"]
+        answer = _server_function(url, bar, "class_qr", {"teacher": key, "address": url, "lang": "ko"}, "student-page")
+        assert answer["ok"] is False and "PIN" in answer["message"] and "svg" not in answer
+    counts = {"camera": 1, "counts": {"0": 2}}
+    assert _server_function(url, bar, "class_report", {"seat": seat, "tab": "yolo_detect", "numbers": counts}, "s")
+    for numbers in ({"camera": 1, "counts": {"0": "data:image/png;base64,iVBORw0KGgo="}},
+                    {"camera": 1, "counts": {"0": 2}, "name": "Kim"}, {"camera": 1, "frame": [[0, 0, 0]] * 300}):
+        report = {"seat": seat, "tab": "yolo_detect", "numbers": numbers}
+        assert _server_function(url, bar, "class_report", report, "s") is False, numbers
+    run = {"seat": seat, "tab": "finetune", "numbers": {"learning_rate": 0.1}}
+    assert _server_function(url, bar, "class_report", run, "s") is False  # a run comes from the server's own event
 
 
 def test_a_request_that_woke_without_a_seat_takes_none_and_the_next_one_does(room):
@@ -232,12 +268,12 @@ def _teacher_of(built) -> dict:
     return session
 
 
-def test_every_lesson_but_the_detector_joins_the_class_once(built):
+def test_every_lesson_joins_the_class_once(built):
     from tabs import LESSON_IDS
 
     joined = [record.id for record in built.class_tabs]
     assert len(joined) == len(set(joined))
-    assert set(LESSON_IDS) - {"yolo_detect"} <= set(joined) <= set(LESSON_IDS)
+    assert set(joined) == set(LESSON_IDS)
     assert set(built.classroom.tabs) == set(joined)
     for record in built.class_tabs:
         assert record.controls and record.show is not None, record.id
@@ -363,3 +399,212 @@ def test_the_right_answers_of_the_trained_lessons_name_what_their_tests_show(bui
         assert _right_choice(built, "nn_types", lang) == NN.say(lang, "arch_cnn")
     assert _right_choice(built, "resnet_skip").startswith("the residual network")
     assert _right_choice(built, "diffusion") == "all the same"
+
+
+def test_the_yolo_head_proposes_as_many_candidates_as_the_right_choice_says(built):
+    """Before the confidence threshold (conf 0: every anchor) and NMS, a 640x640 picture gives one candidate per
+    cell of the three grids: 80² + 40² + 20²."""
+    import numpy as np
+
+    from core import models
+    from tabs.yolo_detect import compute
+
+    picture = np.random.default_rng(0).integers(0, 256, (640, 640, 3), dtype=np.uint8)
+    det = compute.detect_array(models.get(compute.zoo.DEFAULT_YOLO), picture, 0.0, 0.7, 640, None)
+    assert det.input_hw == (640, 640) and len(det.cand_scores) == 80 ** 2 + 40 ** 2 + 20 ** 2
+    assert _right_choice(built, "yolo_detect").replace(",", "") == str(len(det.cand_scores))
+
+
+# ---------------------------------------------------------------- what the class sends back: numbers only
+
+
+def test_only_numbers_pass_into_a_report():
+    from core.class_results import numbers_only
+
+    good = {"camera": 1, "counts": {"0": 2, "56": 1}, "curve": [0.5, 0.75], "early_stop": True}
+    assert numbers_only(good) == good
+    for bad in ("text", {"name": "Kim"}, {"frame": "data:image/png;base64,iVBORw0KGgo="}, {"x": float("nan")},
+                {"x": float("inf")}, {"x": 10 ** 20}, {"bad key!": 1}, {"x": [1] * 201}, {"a": {"b": {"c": [1]}}},
+                {"x": None}, {"x": b"\x89PNG"}, [[[[1]]]]):
+        assert numbers_only(bad) is None, bad
+
+
+@pytest.fixture
+def lessons_room(room):
+    """The classroom with two lessons that gather results, as the app registers them."""
+    from core.class_results import Collect
+    from tabs.finetune import compute as finetune, view as finetune_view
+    from tabs.finetune.settings import SETTINGS as FINETUNE
+    from tabs.yolo_detect import compute as yolo, tab as yolo_tab, view as yolo_view
+
+    room.register("finetune", FINETUNE)
+    room.register("yolo_detect", yolo.SETTINGS)
+    room.collect("yolo_detect", Collect(yolo.class_report, yolo_view.class_summary, yolo_view.class_one,
+                                        fresh_s=yolo_tab.CLASS_FRESH_S, from_page=True))
+    room.collect("finetune", Collect(finetune.class_run, finetune_view.class_summary, finetune_view.class_one, keep=3))
+    return room
+
+
+def _run(lr, acc, frozen=12, early=True):
+    curve = [acc / 2, acc, acc - 0.05]
+    return {"learning_rate": lr, "n_frozen": frozen, "val_acc": curve, "val_loss": [1.0, 0.5, 0.6], "best_epoch": 2,
+            "stopped_epoch": 3, "early_stop": early, "best_val_acc": acc}
+
+
+def test_camera_counts_add_up_on_the_teachers_page_and_a_stopped_camera_drops_out(lessons_room):
+    room = lessons_room
+    teacher = unlocked(room)
+    assert not room.report("nobody", "yolo_detect", {"camera": 1, "counts": {}}, from_page=True)  # no class
+    room.start(teacher)
+    a, b = room.seat(None), room.seat(None)
+    known = room.view(None, "en", teacher["teacher"])["v"]
+    assert room.report(a, "yolo_detect", {"camera": 1, "counts": {"0": 2, "2": 1}}, from_page=True)
+    assert room._differs(known, teacher=True) and not room._differs(room.view(a, "en")["v"], teacher=False)
+    assert room.report(b, "yolo_detect", {"camera": 1, "counts": {"0": 1}}, from_page=True)
+    for bad in ({"camera": 1, "counts": {"80": 1}}, {"camera": 1, "counts": {"0": 301}}, {"camera": 2, "counts": {}},
+                {"camera": 1, "counts": {"0": 1.5}}, {"counts": {"0": 1}}):
+        assert not room.report(a, "yolo_detect", bad, from_page=True), bad
+    assert not room.report("guessed", "yolo_detect", {"camera": 1, "counts": {"0": 9}}, from_page=True)
+    results = room.view(None, "en", teacher["teacher"])["results"]["yolo_detect"]
+    assert results["pages"] == 2 and results["rows"][:2] == [["person", 3, "3"], ["car", 1, "1"]]
+    assert results["title"] == "Cameras on in the class: 2 · objects in view now: 4"
+    assert "사람" in room.view(None, "ko", teacher["teacher"])["results"]["yolo_detect"]["rows"][0][0]
+    assert "results" not in room.view(a, "en")  # a student sees no one's numbers
+    n = results["n"]
+    assert room.report(a, "yolo_detect", {"camera": 1, "counts": {"0": 2, "2": 1}}, from_page=True)  # the same again
+    assert room.view(None, "en", teacher["teacher"])["results"]["yolo_detect"]["n"] == n  # nothing changed
+    room.clock.now += 6
+    assert room.report(b, "yolo_detect", {"camera": 0, "counts": {}}, from_page=True)  # b's camera stopped
+    room.clock.now += 5  # a's last report is 11 s old
+    results = room.view(None, "en", teacher["teacher"])["results"]["yolo_detect"]
+    assert results["pages"] == 1 and results["rows"] == [] and "class: 0 ·" in results["title"]
+
+
+def test_runs_come_from_the_servers_event_only_and_reach_the_teacher_alone(lessons_room):
+    room = lessons_room
+    teacher = unlocked(room)
+    room.start(teacher)
+    seat = room.seat(None)
+    assert not room.report(seat, "finetune", _run(0.01, 0.9), from_page=True)  # a page cannot claim a run
+    for k, (lr, acc) in enumerate([(0.001, 0.6), (0.01, 0.9), (0.1, 0.4), (0.3, 0.3)]):
+        assert room.report(seat, "finetune", _run(lr, acc))
+    assert not room.report(seat, "finetune", dict(_run(0.01, 0.9), val_acc=[0.5] * 51, val_loss=[1.0] * 51))
+    assert not room.report(seat, "finetune", dict(_run(0.01, 0.9), learning_rate=5.0))
+    with pytest.raises(cls.Refused):
+        room.reports_for({}, "finetune")
+    runs = room.reports_for(teacher, "finetune")
+    assert [r["learning_rate"] for r in runs] == [0.01, 0.1, 0.3]  # the last 3 runs of the seat are kept
+    summary = room.view(None, "en", teacher["teacher"])["results"]["finetune"]
+    assert summary["rows"] == [["lr 0.01", 90.0, "90%"], ["lr 0.1", 40.0, "40%"], ["lr 0.3", 30.0, "30%"]]
+
+
+def test_a_spread_gives_each_seat_its_own_value_across_the_range(lessons_room):
+    room = lessons_room
+    teacher = unlocked(room)
+    room.start(teacher)
+    seats = [room.seat(None) for _ in range(5)]
+    push = room.send(teacher, "finetune", {"learning_rate": 0.003, "epochs": 5}, spread=("learning_rate", 1e-4, 1e-1))
+    assert push["spread"] == {"name": "learning_rate", "low": 1e-4, "high": 0.1, "integer": False, "log": True}
+    rates = [room.values_for(seat)["learning_rate"] for seat in seats]
+    assert rates == [0.0001, 0.00056, 0.0032, 0.018, 0.1]  # evenly on a log scale, 2 significant digits
+    assert all(room.values_for(seat)["epochs"] == 5 for seat in seats)
+    assert room.view(seats[2], "en")["push"]["values"]["learning_rate"] == 0.0032
+    seats += [room.seat(None) for _ in range(3)]
+    assert [room.values_for(seat)["learning_rate"] for seat in seats[5:]] == [0.0032, 0.00056, 0.018]  # 1/2, 1/4, 3/4
+    assert room.send(teacher, "finetune", {}, spread=("n_frozen", "", " 12 "))["spread"]["low"] == 0  # empty: its own
+    room.send(teacher, "finetune", {}, spread=("n_frozen", 0, 12))
+    frozen = [room.values_for(seat)["n_frozen"] for seat in seats]
+    assert frozen == [0, 2, 3, 5, 7, 9, 10, 12] and all(isinstance(v, int) for v in frozen)
+    room.send(teacher, "finetune", {"learning_rate": 0.003})
+    assert {room.values_for(seat)["learning_rate"] for seat in seats} == {0.003}  # no spread: all the same
+    for spread in (("backbone", None, None), ("snap_class", 0, 4), ("not_a_setting", 0, 1)):
+        with pytest.raises(cls.Refused) as refused:
+            room.send(teacher, "finetune", {}, spread=spread)
+        assert refused.value.key == "no_spread"
+    with pytest.raises(cls.Refused):
+        room.send({}, "finetune", {}, spread=("learning_rate", 1e-4, 1e-1))
+
+
+def test_the_teacher_shows_one_students_results_by_nickname_or_anonymously(lessons_room):
+    room = lessons_room
+    teacher = unlocked(room)
+    room.start(teacher)
+    a, b = room.seat(None), room.seat(None)
+    room.ask(teacher, "sliding_window.class_q1")
+    room.answer(a, room.ask_n, 2)
+    room.report(a, "yolo_detect", {"camera": 1, "counts": {"0": 2}}, from_page=True)
+    room.report(a, "finetune", _run(0.01, 0.9))
+    view = room.view(None, "en", teacher["teacher"])
+    number = room.seats[a].nickname[2]
+    assert [row["id"] for row in view["roster"]] == [number] and view["shown"] is None  # b has nothing to show
+    with pytest.raises(cls.Refused):
+        room.spotlight({}, number)
+    room.spotlight(teacher, number)
+    shown = room.view(None, "en", teacher["teacher"])["shown"]
+    assert shown["name"] == cls.nickname(room.seats[a].nickname, "en") and not shown["anonymous"]
+    choices = room.asked.words("en")[1]
+    assert shown["rows"][0] == [room.asked.words("en")[0], choices[2]]
+    assert ["Objects the camera finds", "person 2"] in shown["rows"]
+    assert ["Settings", "lr 0.01 · frozen 12"] in shown["rows"] and ["Early stopping", "stopped at epoch 3"] in shown["rows"]
+    assert "shown" not in room.view(a, "en") and "shown" not in room.view(b, "en")  # on the projector only
+    room.spotlight(teacher, number, anonymous=True)
+    shown = room.view(None, "ko", teacher["teacher"])["shown"]
+    assert shown["name"] == "한 학생" and room.seats[a].nickname[2] == shown["id"]
+    with pytest.raises(cls.Refused) as refused:
+        room.spotlight(teacher, 999)
+    assert refused.value.key == "no_such_seat"
+    room.spotlight(teacher, None)
+    assert room.view(None, "en", teacher["teacher"])["shown"] is None
+    room.spotlight(teacher, number)
+    room.end(teacher)
+    assert (room.reports, room.shown, room.spread) == ({}, None, None)
+
+
+def test_the_qr_code_on_the_projector_reads_back_as_the_apps_address():
+    """Decoded by OpenCV's QR reader (an implementation independent of segno, which draws it)."""
+    import cv2
+    import numpy as np
+    import segno
+
+    from core import teacher
+
+    address = "http://192.168.0.12:7860/"
+    svg = teacher.qr_svg(address)
+    assert svg.startswith("<svg") and "<path" in svg and "viewBox" in svg and "width=" not in svg.split(">")[0]
+    buffer = __import__("io").BytesIO()
+    segno.make(address, error="m").save(buffer, kind="png", scale=8, border=4)
+    picture = cv2.imdecode(np.frombuffer(buffer.getvalue(), np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert cv2.QRCodeDetector().detectAndDecode(picture)[0] == address
+    assert teacher.qr_svg("javascript:alert(1)") == "" and teacher.qr_svg("http://x/" + "a" * 400) == ""
+
+
+def test_a_following_page_receives_its_own_value_of_a_spread_setting(built):
+    """The follow event reads the seat the page sent with it (classroom.js: trigger(name, {seat}))."""
+    import gradio as gr
+
+    room, teacher = built.classroom, _teacher_of(built)
+    seats = [room.seat(None) for _ in range(3)]
+    room.send(teacher, "finetune", {"learning_rate": 0.003}, spread=("learning_rate", 1e-3, 1e-1))
+    follow = next(r for r in built.registered if r.name == "class_follow:finetune")
+    names = list(next(r for r in built.class_tabs if r.id == "finetune").controls)
+    received = []
+    for seat in seats:
+        tabs, *values = follow.run(gr.EventData(None, {"seat": seat}), lang="en")
+        received.append(dict(zip(names, values))["learning_rate"])
+    assert received == [0.001, 0.01, 0.1]
+    tabs, *values = follow.run(lang="en")  # without a seat: the teacher's own value
+    assert dict(zip(names, values))["learning_rate"] == 0.003
+    room.end(teacher)
+
+
+def test_the_teachers_unlock_offers_every_numeric_class_setting_to_spread(built):
+    from core import teacher
+
+    actions = teacher.TeacherActions(built.classroom, built.class_tabs)
+    choices = dict((value, label) for label, value in actions.spread_choices("en"))
+    assert choices[""] == "The same for everyone"
+    assert "finetune.learning_rate" in choices and "finetune.n_frozen" in choices and "yolo_detect.conf" in choices
+    assert "finetune.source" not in choices and "yolo_detect.model" not in choices  # choices, not numbers
+    from tabs.finetune.settings import SETTINGS as FINETUNE
+
+    assert choices["finetune.learning_rate"] == f"{text.say('en', 'finetune.title')} · {FINETUNE['learning_rate'].label.say('en')}"

@@ -768,3 +768,29 @@ def test_the_file_route_serves_the_page_folders_and_not_the_cache_around_them(tm
     assert get(tmp_path / "npm" / "other-package.txt") == 403
     assert get(ROOT / "tabs" / "yolo_detect" / "note.en.md") == 403
     assert get(ROOT / "tabs" / "yolo_detect" / "compute.py") == 403
+
+
+# ------------------------------------------------------------------ in a class: the cameras' counts
+
+
+def test_a_pages_camera_counts_are_read_as_numbers_in_range():
+    assert compute.class_report({"camera": 1, "counts": {"0": 2, "2": 0, "79": 1}}) == \
+        {"camera": 1, "counts": {"0": 2, "79": 1}}
+    assert compute.class_report({"camera": 0, "counts": {}}) == {"camera": 0, "counts": {}}
+    for bad in ({"camera": 1, "counts": {"80": 1}}, {"camera": 1, "counts": {"-1": 1}}, {"camera": 1, "counts": {"x": 1}},
+                {"camera": 1, "counts": {"0": compute.MAX_DET + 1}}, {"camera": 1, "counts": {"0": True}},
+                {"camera": 1, "counts": {"0": 0.5}}, {"camera": 3, "counts": {}}, {"camera": 1}, {"counts": {}}):
+        assert compute.class_report(bad) is None, bad
+
+
+def test_the_projector_sums_the_class_in_the_pages_language():
+    reports = [{"camera": 1, "counts": {"0": 2, "2": 1}}, {"camera": 1, "counts": {"0": 1, "16": 1}},
+               {"camera": 0, "counts": {}}]
+    assert compute.class_totals(reports) == (2, {0: 3, 2: 1, 16: 1})
+    en, ko = view.class_summary(reports, "en"), view.class_summary(reports, "ko")
+    assert en["rows"] == [["person", 3, "3"], ["car", 1, "1"], ["dog", 1, "1"]]
+    assert en["title"] == "Cameras on in the class: 2 · objects in view now: 5"
+    assert [row[0] for row in ko["rows"]] == [classnames.coco_label("ko", c) for c in (0, 2, 16)]
+    assert has_hangul(ko["title"]) and not has_hangul(str(en))
+    assert view.class_one(reports[0], "en") == [["Objects the camera finds", "person 2, car 1"]]
+    assert view.class_one(reports[2], "ko") == [["카메라가 찾은 물체", "없음"]]

@@ -12,6 +12,8 @@
 // The tab's controls reach the running detector through window.dlclassYoloSettings (written by the
 // controls' browser-side listeners in lessons/yolo_detect/tab.py), read again for every frame.
 // Tests read window.__dlclassYoloDebug: the last frame's pixels and what was found in it.
+// In a class, the counts per class (numbers only, never a picture) go to the class bar (assets/js/classroom.js)
+// as a 'dlclass-report' window event; the bar decides whether and when to send them (at most every 2 s).
 
 // The steps module with this module's own version query, so one app update never mixes two versions.
 const { letterbox, detect, ByteTracker } = await import(
@@ -240,6 +242,7 @@ class LiveView {
   }
 
   stop() {
+    if (this.running) reportCounts(null);  // the camera is off: this page no longer counts
     this.running = false;
     if (this.stream) this.stream.getTracks().forEach(track => track.stop());
     this.stream = null;
@@ -338,6 +341,7 @@ class LiveView {
     if (t5 - this.lastStatsAt > STATS_EVERY_MS) {
       this.lastStatsAt = t5;
       this.showStats(found, w, h, shape);
+      reportCounts(found.classes);
     }
   }
 
@@ -413,6 +417,15 @@ class LiveView {
     this.trigger('snapshot', { image: this.frameCanvas.toDataURL('image/png') });
     this.status('snapshot_sent');
   }
+}
+
+// The counts per class of the last frame, for the class ({camera: 1, counts: {class number: boxes}}); null: the
+// camera stopped. Only these numbers: the frame itself never leaves the page.
+function reportCounts(classes) {
+  const counts = {};
+  (classes || []).forEach(c => { counts[String(c)] = (counts[String(c)] || 0) + 1; });
+  const numbers = { camera: classes ? 1 : 0, counts };
+  window.dispatchEvent(new CustomEvent('dlclass-report', { detail: { tab: 'yolo_detect', numbers } }));
 }
 
 // Adapter to Gradio 6's webcam component (gr.Image with sources=["webcam"], streaming=True): when the page

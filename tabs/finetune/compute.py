@@ -65,6 +65,9 @@ class Run:
     history: list[EpochLog] = dataclasses.field(default_factory=list)
     best_epoch: int = 0
     stopped_epoch: int = 0
+    learning_rate: float = 0.0
+    reason: str = ""  # why it ended (RunResult.reason), once it has
+    best_val_acc: float = 0.0  # of the weights it kept (the best epoch's)
 
 
 MAX_RUNS_KEPT = 6  # earlier runs kept on the chart for comparison
@@ -154,7 +157,7 @@ def _run(session: Session, cnn: CNN, data: DataSet, notes: list[Message], n_froz
     if not model.shares_frozen_part():
         session.private_features.add(key)
     number = session.runs[-1].number + 1 if session.runs else 1
-    run = Run(number, continue_training, n_frozen, cfg.patience)
+    run = Run(number, continue_training, n_frozen, cfg.patience, learning_rate=cfg.learning_rate)
     session.runs = (session.runs + [run])[-MAX_RUNS_KEPT:]
     progress = dataclasses.replace(progress, prepared=prep, reused=reused)
     best = math.inf
@@ -166,6 +169,7 @@ def _run(session: Session, cnn: CNN, data: DataSet, notes: list[Message], n_froz
             yield dataclasses.replace(progress, stage="epoch", runs=session.runs, epoch=event)
         else:                                                                        # ⑤
             run.best_epoch, run.stopped_epoch = event.best_epoch, event.stopped_epoch
+            run.reason, run.best_val_acc = event.reason, event.best_val_acc
             model.mark_trained()
             session.model, session.confusion = model, event.confusion
             yield dataclasses.replace(progress, stage="done", runs=session.runs, result=event)
@@ -195,3 +199,34 @@ def new_shape_picture(class_names: list[Name] | None, n_classes, rng: np.random.
     rng = rng or np.random.default_rng()
     n = len(class_names) if class_names else SETTINGS["n_classes"].take(n_classes, [])
     return draw_shape(SHAPES[int(rng.integers(0, min(n, len(SHAPES))))], rng)
+
+
+# ================================================================ in a class: a run as the teacher's page sees it
+
+
+def class_report(run: Run | None) -> dict | None:
+    """What a finished run tells the class (numbers only): its settings, its validation curve and its best epoch;
+    None for a run that has not finished or has no epoch."""
+    if run is None or not run.reason or not run.history:
+        return None
+    return {"learning_rate": run.learning_rate, "n_frozen": run.n_frozen,
+            "val_acc": [round(h.val_acc, 4) for h in run.history], "val_loss": [round(h.val_loss, 4) for h in run.history],
+            "best_epoch": run.best_epoch, "stopped_epoch": run.stopped_epoch, "early_stop": run.reason == "early_stop",
+            "best_val_acc": round(run.best_val_acc, 4)}
+
+
+def class_run(numbers: dict) -> dict | None:
+    """A run's report as the class keeps it (the shape `class_report` makes, every number in its range), or None."""
+    curve, losses = numbers.get("val_acc"), numbers.get("val_loss")
+    if not isinstance(curve, list) or not isinstance(losses, list) or not 1 <= len(curve) == len(losses) <= 50:
+        return None
+    ranges = {"learning_rate": (SETTINGS["learning_rate"].low, SETTINGS["learning_rate"].high),
+              "n_frozen": (0, SETTINGS["n_frozen"].high), "best_epoch": (0, len(curve)),
+              "stopped_epoch": (0, len(curve)), "best_val_acc": (0, 1)}
+    for name, (low, high) in ranges.items():
+        value = numbers.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            return None
+    if not all(isinstance(a, (int, float)) and 0 <= a <= 1 for a in curve) or not isinstance(numbers.get("early_stop"), bool):
+        return None
+    return {name: numbers[name] for name in (*ranges, "val_acc", "val_loss", "early_stop")}

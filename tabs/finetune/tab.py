@@ -5,7 +5,8 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from core import components, events
+from core import components, events, teacher
+from core.class_results import Collect
 from core.text import Problem
 from tabs.finetune import compute, view
 from tabs.finetune.compute import SETTINGS
@@ -17,6 +18,7 @@ LEARNING_RATES = [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
 BATCH_SIZES = [4, 8, 16, 32, 64]
 MIN_DELTAS = [0.0, 0.001, 0.005, 0.01, 0.05]
 NO_SNAPSHOTS = ((),) * N
+CLASS_RUNS_KEPT = 3  # per student, the last runs the teacher's page shows
 
 
 def _per_class(per_class_inputs: tuple) -> tuple[list, list, tuple]:
@@ -142,13 +144,46 @@ def build(page) -> None:
     training = _training_section()
     results = _results_section()
     previewed = _wire_data_and_model(page, data, model)
-    _wire_training(session, data, model, training, results)
+    runs = _wire_training(session, data, model, training, results)
     # The teacher mode: the data's and the run's settings go to the class, whose pages show the data at once (the
     # backbone is left out: choosing one resets the freeze slider). Each student presses Train.
     names = ("source", "n_classes", "per_class", "seed", "epochs", "learning_rate", "batch_size", "augment", "patience",
              "min_delta")
     controls = dict(zip(names, data.inputs[:4] + training.settings)) | {"n_frozen": model.freeze}
     page.class_tab(SETTINGS, controls, show=previewed, answers={"class_q1": 1})
+    _class_experiment(page, session, runs)
+
+
+# ---------------------------------------------------------------- the class as the experiment
+
+
+def last_run(session: compute.Session):
+    """The numbers a student's finished run tells the class (None: no finished run)."""
+    return compute.class_report(session.runs[-1] if session.runs else None)
+
+
+def class_figures(reports: list[dict], lang: str):
+    """The teacher's two figures of the class's runs: the curves overlaid, and learning rate against best accuracy."""
+    return view.class_curves_figure(reports, lang), view.class_lr_figure(reports, lang)
+
+
+def _class_experiment(page, session, runs: list) -> None:
+    """Each finished run reports its numbers to the class; the teacher's page overlays the class's runs (a section
+    only the teacher's page shows; its button is a teacher action, checked on the server)."""
+    if page.classroom is None:  # the tab built alone, without the app's class
+        return
+    page.classroom.collect("finetune", Collect(compute.class_run, view.class_summary, view.class_one,
+                                               keep=CLASS_RUNS_KEPT))
+    for run in runs:
+        teacher.report_after(page, run, "finetune", last_run, [session])
+    ui = TEXT.ui
+    with gr.Accordion(ui("class_h"), open=True, elem_id="finetune-class", elem_classes=["class-teacher-only"]):
+        gr.Markdown(ui("class_help"))
+        gather = gr.Button(ui("class_gather"), size="sm", elem_id="class-gather-finetune")
+        with gr.Row():
+            curves = gr.Plot(label=ui("class_curves"), elem_id="finetune-class-curves")
+            lr_best = gr.Plot(label=ui("class_lr_best"), elem_id="finetune-class-lr")
+    teacher.results_button(page, "finetune", gather, class_figures, [curves, lr_best], api_name="finetune_class_runs")
 
 
 def _data_section() -> SimpleNamespace:
@@ -286,12 +321,13 @@ def _wire_data_and_model(page, data: SimpleNamespace, model: SimpleNamespace):
 
 
 def _wire_training(session, data: SimpleNamespace, model: SimpleNamespace, training: SimpleNamespace,
-                   results: SimpleNamespace) -> None:
+                   results: SimpleNamespace) -> list:
     train_inputs = [model.backbone, model.freeze, *training.settings, *data.inputs, session]
     run_outputs = [training.curves, training.status, results.confusion, data.gallery, data.split_md]
-    events.on(training.train_btn.click, train_new, train_inputs, run_outputs, kind="training", api_name="finetune")
-    events.on(results.continue_btn.click, train_more, train_inputs, run_outputs, kind="training",
-              api_name="finetune_continue")
+    trained = events.on(training.train_btn.click, train_new, train_inputs, run_outputs, kind="training",
+                        api_name="finetune")
+    continued = events.on(results.continue_btn.click, train_more, train_inputs, run_outputs, kind="training",
+                          api_name="finetune_continue")
     # Not queued: it must get through while the training queue is busy; the run reads the flag every batch.
     events.on(training.stop_btn.click, stop, [session], None, kind="quick", queue=False, api_name="finetune_stop")
     events.on(training.clear_btn.click, clear_runs, [session], [training.curves], kind="quick",
@@ -300,3 +336,4 @@ def _wire_training(session, data: SimpleNamespace, model: SimpleNamespace, train
               kind="model", api_name="finetune_predict")
     events.on(results.new_shape_btn.click, new_shape, [session, data.n_classes], [results.predict_image], kind="quick",
               api_visibility="private")
+    return [trained, continued]

@@ -161,4 +161,32 @@ TEXT = text.table("finetune", {
                  "With every pretrained stage frozen (the slider at its maximum), which weights learn?"),
     "class_q1_choices": ("신경망의 모든 가중치|새 출력층만|첫 단계만|하나도 없다",
                          "every weight of the network|only the new output layer|only the first stage|none"),
+    # the class as the experiment (the teacher's page; each student's finished run reports its numbers)
+    "class_h": ("반 전체의 실험 (교사 화면)", "The class as the experiment (teacher's page)"),
+    "class_help": (
+        "위 **교사** 메뉴의 '학생마다 다른 값 나눠 주기'에서 '학습률'이나 '고정할 단계'를 고르고 **반 전체에 보내기**를 누르면 "
+        "학생마다 다른 값을 받습니다. 학생들이 **새로 학습**을 마칠 때마다 설정·검증 곡선·최고 에포크(숫자만)가 여기 모입니다.",
+        "In the **Teacher** menu above, pick the learning rate or the frozen stages under \"A different value for each "
+        "student\" and press **Send to class**: each student gets a value of their own. Whenever a student's "
+        "**Train** finishes, its settings, validation curve and best epoch (numbers only) gather here."),
+    "class_gather": ("반 전체의 결과 다시 그리기", "Draw the class's runs again"),
+    "class_curves": ("반 전체의 검증 정확도 곡선", "The class's validation accuracy curves"),
+    "class_lr_best": ("학습률과 최고 검증 정확도", "Learning rate against best validation accuracy"),
+    "class_curves_title": ("학생 실험 {runs}개의 검증 정확도 (★ 최고 에포크, ✕ 조기 종료)",
+                           "Validation accuracy of {runs} runs (★ best epoch, ✕ early stop)"),
+    "class_lr_title": ("학습률(로그 축)과 최고 검증 정확도", "Learning rate (log axis) and best validation accuracy"),
+    "class_lr_axis": ("학습률 (로그 축)", "learning rate (log axis)"),
+    "class_acc_axis": ("최고 검증 정확도", "best validation accuracy"),
+    "class_early": ("조기 종료로 멈춤", "stopped early"),
+    "class_full": ("에포크를 다 채움", "ran every epoch"),
+    "class_run_name": ("학습률 {lr} · 고정 {frozen}", "lr {lr} · frozen {frozen}"),
+    "class_run_hover": ("학습률 {lr} · 고정 {frozen}단계 · 최고 에포크 {best}", "lr {lr} · {frozen} frozen · best epoch {best}"),
+    "class_summary": ("파인튜닝 실험 {runs}개가 모였습니다 (학습률별 최고 검증 정확도)",
+                      "{runs} fine-tuning runs gathered (best validation accuracy by learning rate)"),
+    "class_settings": ("설정", "Settings"),
+    "class_best": ("최고 에포크", "Best epoch"),
+    "class_best_value": ("{epoch}번째, 검증 정확도 {acc}", "epoch {epoch}, validation accuracy {acc}"),
+    "class_stop": ("조기 종료", "Early stopping"),
+    "class_stop_yes": ("{epoch}번째 에포크에서 멈춤", "stopped at epoch {epoch}"),
+    "class_stop_no": ("멈추지 않음 ({epoch} 에포크 모두)", "did not stop ({epoch} epochs ran)"),
 })

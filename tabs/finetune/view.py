@@ -3,8 +3,11 @@ freeze and new-layer summaries, the loss/accuracy curves, the confusion matrix, 
 the predictions. Plain functions of compute's results; no Gradio."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 from core import charts, classnames, text
@@ -179,3 +182,85 @@ def prediction(result: compute.Prediction, lang: str) -> tuple[dict[str, float],
     probs = {name(lang, n): round(float(p), 4) for n, p in zip(result.class_names, result.probs)}
     top = [(classnames.imagenet_label(lang, i), p) for i, p in result.imagenet]
     return probs, charts.top_k_figure(top, TEXT.say(lang, "imagenet_title", name=result.backbone), height=280)
+
+
+# ---------------------------------------------------------------- the class as the experiment (the teacher's page)
+
+CLASS_SCALE = "Viridis"  # a run's colour: its learning rate, on a log scale, low (dark) to high (yellow)
+CLASS_SUMMARY_ROWS = 10
+
+
+def _lr(report: dict) -> str:
+    return f"{report['learning_rate']:.2g}"
+
+
+def _run_name(report: dict, lang: str) -> str:
+    return TEXT.say(lang, "class_run_name", lr=_lr(report), frozen=report["n_frozen"])
+
+
+def _lr_colours(reports: list[dict]) -> list[str]:
+    logs = [math.log10(r["learning_rate"]) for r in reports]
+    low, high = min(logs, default=0.0), max(logs, default=1.0)
+    return sample_colorscale(CLASS_SCALE, [(v - low) / (high - low) if high > low else 0.5 for v in logs])
+
+
+def class_curves_figure(reports: list[dict], lang: str) -> go.Figure:
+    """Every run of the class on one chart: validation accuracy per epoch, coloured by learning rate; a star at its
+    best epoch and a cross where early stopping ended it."""
+    fig = go.Figure()
+    for report, colour in sorted(zip(reports, _lr_colours(reports)), key=lambda pair: pair[0]["learning_rate"]):
+        curve, group = report["val_acc"], _run_name(report, lang)
+        fig.add_trace(go.Scatter(x=list(range(1, len(curve) + 1)), y=curve, mode="lines", name=group,
+                                 legendgroup=group, line=dict(color=colour, width=2)))
+        marks = [(report["best_epoch"], "star", colour, 15)]
+        if report["early_stop"]:
+            marks.append((report["stopped_epoch"], "x", "#111", 11))
+        for epoch, symbol, fill, size in marks:
+            if 1 <= epoch <= len(curve):
+                fig.add_trace(go.Scatter(x=[epoch], y=[curve[epoch - 1]], mode="markers", legendgroup=group,
+                                         showlegend=False, marker=dict(symbol=symbol, size=size, color=fill,
+                                                                       line=dict(color="black", width=1))))
+    fig.update_xaxes(title_text=TEXT.say(lang, "epoch_axis"), rangemode="tozero")
+    fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title_text=TEXT.say(lang, "acc_title"))
+    fig.update_layout(height=460, template="plotly_white", font=dict(size=15), margin=dict(l=60, r=20, t=60, b=40),
+                      title=TEXT.say(lang, "class_curves_title", runs=len(reports)))
+    return fig
+
+
+def class_lr_figure(reports: list[dict], lang: str) -> go.Figure:
+    """Learning rate (log axis) against the best validation accuracy, one point per run: a cross for a run that
+    early stopping ended, a circle for one that ran every epoch."""
+    fig, colours = go.Figure(), _lr_colours(reports)  # the same colour as the run's curve
+    for early, key, symbol in ((True, "class_early", "x"), (False, "class_full", "circle")):
+        chosen = [(r, colour) for r, colour in zip(reports, colours) if r["early_stop"] is early]
+        fig.add_trace(go.Scatter(
+            x=[r["learning_rate"] for r, _ in chosen], y=[r["best_val_acc"] for r, _ in chosen], mode="markers",
+            name=TEXT.say(lang, key), marker=dict(symbol=symbol, size=14, color=[c for _, c in chosen],
+                                                  line=dict(width=1, color="black")),
+            text=[TEXT.say(lang, "class_run_hover", lr=_lr(r), frozen=r["n_frozen"], best=r["best_epoch"])
+                  for r, _ in chosen],
+            hovertemplate="%{text}<br>%{y:.0%}<extra></extra>"))
+    fig.update_xaxes(type="log", title_text=TEXT.say(lang, "class_lr_axis"))
+    fig.update_yaxes(range=[0, 1.05], tickformat=".0%", title_text=TEXT.say(lang, "class_acc_axis"))
+    fig.update_layout(height=460, template="plotly_white", font=dict(size=15), margin=dict(l=60, r=20, t=60, b=40),
+                      title=TEXT.say(lang, "class_lr_title"))
+    return fig
+
+
+def class_summary(reports: list[dict], lang: str) -> dict:
+    """The projector's panel: the best validation accuracy reached at each learning rate, lowest rate first."""
+    best: dict[str, float] = {}
+    for report in sorted(reports, key=lambda r: r["learning_rate"]):
+        best[_lr(report)] = max(best.get(_lr(report), 0.0), report["best_val_acc"])
+    rows = [[f"lr {lr}", round(acc * 100, 1), f"{acc:.0%}"] for lr, acc in list(best.items())[:CLASS_SUMMARY_ROWS]]
+    return {"title": TEXT.say(lang, "class_summary", runs=len(reports)), "rows": rows}
+
+
+def class_one(report: dict, lang: str) -> list[list[str]]:
+    """One student's last run on the projector: its settings, its best epoch, and where early stopping ended it."""
+    stop = (TEXT.say(lang, "class_stop_yes", epoch=report["stopped_epoch"]) if report["early_stop"]
+            else TEXT.say(lang, "class_stop_no", epoch=len(report["val_acc"])))
+    return [[TEXT.say(lang, "class_settings"), _run_name(report, lang)],
+            [TEXT.say(lang, "class_best"), TEXT.say(lang, "class_best_value", epoch=report["best_epoch"],
+                                                     acc=f"{report['best_val_acc']:.0%}")],
+            [TEXT.say(lang, "class_stop"), stop]]

@@ -46,6 +46,7 @@ V1_S = 7
 MAX_PAGE_FRAME_CHARS = 16 * 1024 * 1024  # a 1920x1080 PNG as a data URL is about 4-8 MB
 # People and vehicles (COCO's English names: the class picker's values and the API's).
 PEOPLE_VEHICLES = ("person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat")
+MAX_DET = 300  # boxes kept per frame (ultralytics' max_det, and the page's)
 
 
 def example_photos() -> list[Path]:
@@ -211,7 +212,7 @@ def detect_array(detector: zoo.Detector, frame_rgb: np.ndarray, conf: float, iou
         hook = detector.head.register_forward_hook(keep_output) if want_candidates else None
         try:
             result = detector.yolo.predict(bgr, conf=conf, iou=iou, imgsz=imgsz, classes=class_ids,
-                                           max_det=300, verbose=False)[0]
+                                           max_det=MAX_DET, verbose=False)[0]
         finally:
             if hook is not None:
                 hook.remove()
@@ -385,3 +386,32 @@ def page_frame(data_url) -> bytes:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise TEXT.problem("bad_frame") from None
+
+
+# ---------------------------------------------------------------- 7. in a class: what a page's camera found
+
+
+def class_report(numbers: dict) -> dict | None:
+    """What a page running the detector tells the class (numbers only, already checked by
+    core.class_results.numbers_only), read as the lesson keeps it: {"camera": 1 while it runs, "counts": {class
+    number: boxes in its last frame}}; None when it is not such a report."""
+    counts, n_classes = numbers.get("counts"), len(class_names())
+    if not isinstance(counts, dict) or numbers.get("camera") not in (0, 1):
+        return None
+    kept = {}
+    for key, boxes in counts.items():
+        if not key.isdigit() or int(key) >= n_classes or isinstance(boxes, bool) or not isinstance(boxes, int) \
+                or not 0 <= boxes <= MAX_DET:
+            return None
+        if boxes:
+            kept[str(int(key))] = boxes
+    return {"camera": int(numbers["camera"]), "counts": kept}
+
+
+def class_totals(reports: list[dict]) -> tuple[int, dict[int, int]]:
+    """(cameras running, boxes per class number summed over them) of the class's reports."""
+    totals: dict[int, int] = {}
+    for report in reports:
+        for key, boxes in report["counts"].items():
+            totals[int(key)] = totals.get(int(key), 0) + boxes
+    return sum(report["camera"] for report in reports), totals

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import gradio as gr
 
 from core import classnames, components, events, outputs, text, webruntime
+from core.class_results import Collect
 from core.zoo import yolo as zoo
 from core.zoo import yolo_export
 from tabs.yolo_detect import compute, view
@@ -23,11 +24,15 @@ from tabs.yolo_detect import video as yolo_video
 from tabs.yolo_detect.text import TEXT, live_words
 
 JS_DIR = Path(__file__).resolve().parent.parent.parent / "assets" / "js"
+TAB_ID = "yolo_detect"
 WHERE_BROWSER, WHERE_SERVER = "browser", "server"
 FALLBACK_REASONS = ("no_simd", "library", "model", "page")
 # The server-path webcam refreshes the three "inside YOLO" pictures once a second, not every frame: every
 # returned picture is encoded and sent, and four pictures per frame cut the live frame rate.
 PANEL_REFRESH_S = 1.0
+# In a class, each page's camera counts are one report (at most one every 2 s, sent again every 5 s while it runs);
+# a page whose camera stopped, or that closed, no longer counts after this long.
+CLASS_FRESH_S = 10.0
 
 
 # ---------------------------------------------------------------- the events
@@ -358,6 +363,19 @@ def build(page) -> None:
                            (c.people_button, select_people_vehicles)):
         events.on(button.click, choose, None, [c.classes], kind="quick", api_visibility="private")
     opening_and_warm_up(page, detected, photo_inputs, picture_outputs)
+    join_the_class(page, controls, detected)
+
+
+def join_the_class(page, controls, detected) -> None:
+    """The teacher mode: the detection settings go to the class (a following page detects its photo with them; the
+    photo itself is never sent), and each page's in-browser camera reports its counts per class (numbers only) for
+    the projector's totals."""
+    c = controls
+    page.class_tab(compute.SETTINGS, {"model": c.model, "conf": c.conf, "iou": c.iou, "imgsz": c.imgsz, "grid": c.grid},
+                   show=detected, answers={"class_q1": 2})
+    if page.classroom is not None:
+        page.classroom.collect(TAB_ID, Collect(compute.class_report, view.class_summary, view.class_one,
+                                               fresh_s=CLASS_FRESH_S, from_page=True))
 
 
 def live_view_events(controls, sources, picture_outputs: list) -> None:

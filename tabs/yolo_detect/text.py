@@ -157,6 +157,17 @@ TEXT = text.table("yolo_detect", {
     "export_failed": ("모델을 ONNX 파일로 바꾸지 못했습니다 ({detail}).", "The model could not be exported to ONNX ({detail})."),
     "bad_frame": ("페이지가 보낸 프레임을 읽을 수 없습니다.", "The frame sent by the page could not be read."),
 
+    # ---- the class (core/teacher.py): the prediction question and what the cameras of the class found
+    "class_q1": ("640×640 사진 한 장에 YOLO11의 머리(Detect)는 신뢰도와 NMS로 거르기 전에 후보 상자를 몇 개 내놓을까요?",
+                 "For one 640×640 picture, how many candidate boxes does YOLO11's head (Detect) give before the "
+                 "confidence threshold and NMS?"),
+    "class_q1_choices": ("80개|400개|8400개|409600개 (픽셀마다 하나)",
+                         "80|400|8400|409,600 (one per pixel)"),
+    "class_totals": ("반 전체에서 켜진 카메라 {cameras}대 · 지금 찾은 물체 {boxes}개",
+                     "Cameras on in the class: {cameras} · objects in view now: {boxes}"),
+    "class_counts": ("카메라가 찾은 물체", "Objects the camera finds"),
+    "class_nothing": ("없음", "nothing"),
+
     # ---- the 80 COCO classes as the class picker shows them ("사람 (person)" / "person"), from core.classnames
     **{f"class_{i}": (classnames.coco_label("ko", i), classnames.coco_label("en", i))
        for i in range(len(classnames.coco("en")))},

@@ -223,3 +223,24 @@ def video_info(result: VideoResult, settings: compute.Settings, lang: str) -> st
         lines.append(TEXT.say(lang, "no_class"))
     lines += [TEXT.say(lang, "note", note=note.say(lang)) for note in settings.notes]
     return "\n\n".join(lines)
+
+
+# ---------------------------------------------------------------- in a class (core/teacher.py's projector)
+
+CLASS_ROWS = 10  # classes on the projector, most boxes first
+
+
+def class_summary(reports: list[dict], lang: str) -> dict:
+    """The projector's panel: how many cameras run, and the boxes per class summed over the class."""
+    cameras, totals = compute.class_totals(reports)
+    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:CLASS_ROWS]
+    return {"title": TEXT.say(lang, "class_totals", cameras=cameras, boxes=sum(totals.values())),
+            "rows": [[classnames.coco_label(lang, c), n, str(n)] for c, n in ranked]}
+
+
+def class_one(report: dict, lang: str) -> list[list[str]]:
+    """One student's camera on the projector: what its last frame holds."""
+    _, totals = compute.class_totals([report])
+    found = ", ".join(f"{classnames.coco_label(lang, c)} {n}" for c, n in
+                      sorted(totals.items(), key=lambda item: (-item[1], item[0])))
+    return [[TEXT.say(lang, "class_counts"), found or TEXT.say(lang, "class_nothing")]]

@@ -1,10 +1,15 @@
 """The teacher mode in Chromium, in both languages: a teacher page and 3 student pages; start class; the teacher
 sends the sliding-window tab with kernel 5 and stride 2 and every student page shows it; pause and release; a
-prediction question answered by the 3 students appears on the teacher's page; end class."""
+prediction question answered by the 3 students appears on the teacher's page; the teacher shows one student's answer
+on the projector (by nickname, then anonymously); the teacher hands each student a different learning rate and the
+fine-tuning runs of 2 students are gathered on the teacher's page; end class. The projector shows a QR code."""
 from __future__ import annotations
 
 import pytest
 
+from core import text
+from core.classroom import TEXT as CLASS_TEXT
+from tabs.finetune.settings import SETTINGS as FINETUNE
 from tests.conftest import _page, open_tab, running_app, shot
 
 PIN = "4821"
@@ -93,7 +98,12 @@ def test_a_teacher_leads_three_students(browser, class_url, screenshots, locale)
         teacher.click("#class-reveal")
         students[2].wait_for_selector("#class-choice-0.right")
         teacher.wait_for_selector(".class-hist-row.right")
+        assert teacher.locator("#class-qr svg").count() == 1  # the QR code of the address, next to the class code
+        show_one_answer(teacher, students[2], lang)
         shot(teacher, screenshots, f"teacher-projector-{lang}")
+
+        class_experiment(teacher, students, lang)
+        shot(teacher, screenshots, f"teacher-experiment-{lang}")
 
         teacher.click("#class-end")
         for student in students:
@@ -102,3 +112,66 @@ def test_a_teacher_leads_three_students(browser, class_url, screenshots, locale)
     finally:
         for context, _ in opened:
             context.close()
+
+
+def show_one_answer(teacher, student, lang: str) -> None:
+    """The teacher puts one student's answer on the projector by nickname, then without it."""
+    nickname = student.locator("#class-nickname").inner_text()
+    choice = student.locator("#class-choice-2").inner_text()
+    teacher.locator("details[data-role=roster-box] summary").click()
+    teacher.locator(".class-roster-row", has_text=nickname).locator("button").click()
+    teacher.wait_for_function("(name) => document.querySelector('#class-shown').innerText.includes(name)",
+                              arg=nickname)
+    assert choice in teacher.locator("#class-shown").inner_text()
+    teacher.locator("#class-anonymous").check()
+    teacher.locator(".class-roster-row", has_text=nickname).locator("button").click()
+    anonymous = CLASS_TEXT.say(lang, "anonymous")
+    teacher.wait_for_function("(name) => document.querySelector('#class-shown').innerText.includes(name)",
+                              arg=anonymous)
+    assert nickname not in teacher.locator("#class-shown").inner_text()
+    assert not student.locator("#class-shown").is_visible()  # on the projector only
+    teacher.click("#class-hide")
+    teacher.wait_for_selector("#class-shown", state="hidden")
+
+
+def choose(page, elem_id: str, label: str) -> None:
+    page.locator(f"#{elem_id} input").click()
+    page.get_by_role("option", name=label, exact=True).click()
+
+
+def lr_of(page) -> str:
+    return page.locator("#finetune-lr input").input_value()
+
+
+def class_experiment(teacher, students, lang: str) -> None:
+    """Each student gets a learning rate of their own (0.001, 0.01, 0.1 over the 3 seats); 2 of them train; their
+    curves and their points on the learning-rate chart appear on the teacher's page."""
+    open_tab(teacher, "finetune")
+    set_slider(teacher, "finetune-per-class", 8)
+    set_slider(teacher, "finetune-patience", 2)
+    setting = f"{text.say(lang, 'finetune.title')} · {FINETUNE['learning_rate'].label.say(lang)}"
+    choose(teacher, "class-spread", setting)
+    for elem_id, value in (("class-spread-low", "0.001"), ("class-spread-high", "0.1")):
+        box = teacher.locator(f"#{elem_id}").locator("input, textarea").first
+        box.fill(value)
+        box.press("Enter")
+    teacher.click("#class-push")
+    for student in students:
+        student.wait_for_selector("#tab-finetune", state="visible", timeout=30_000)
+        student.wait_for_function("() => document.querySelector('#finetune-per-class input[type=number]').value"
+                                  " === '8'", timeout=30_000)
+    rates = [lr_of(student) for student in students]
+    assert sorted(rates, key=float) == ["0.001", "0.01", "0.1"], rates
+    for student in students[:2]:
+        student.locator("#finetune-train").click()
+        student.wait_for_function("() => document.querySelector('#finetune-status').innerText.includes('✅')",
+                                  timeout=240_000)
+    teacher.wait_for_function(
+        "() => { const plot = document.querySelector('#finetune-class-curves .js-plotly-plot');"
+        " return plot && plot.data && plot.data.filter(t => t.mode === 'lines').length === 2; }", timeout=60_000)
+    points = teacher.evaluate("() => document.querySelector('#finetune-class-lr .js-plotly-plot').data"
+                              ".flatMap(t => Array.from(t.x))")
+    assert sorted(points) == sorted(float(r) for r in rates[:2]), (points, rates)
+    assert teacher.locator("#finetune-class").is_visible()
+    assert not students[2].locator("#finetune-class").is_visible()  # the teacher's section only
+    assert teacher.locator("#class-results-finetune").is_visible()  # the projector's summary

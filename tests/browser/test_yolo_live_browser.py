@@ -346,3 +346,79 @@ def test_unreachable_model_file_falls_back_to_the_server_path(camera_browser, ap
     assert page.locator("#yolo-live").count() == 0  # the in-browser view is gone, and so is its camera
     shot(page, screenshots, "yolo_live_fallback_en")
     page.context.close()
+
+
+# ------------------------------------------------------------------ in a class: numbers only leave the page
+
+PIN = "4821"
+# What a picture looks like on the wire: PNG, JPEG, WebP and WebM/Matroska headers, a data URL, and the base64 of
+# the PNG and JPEG headers.
+PICTURE_SIGNS = (b"\x89PNG", b"\xff\xd8\xff", b"RIFF", b"\x1aE\xdf\xa3", b"data:image", b"iVBORw0KGgo", b"/9j/")
+
+
+@pytest.fixture(scope="module")
+def class_url():
+    from tests.conftest import running_app
+
+    with running_app("server-yolo-class", args=("--teacher-pin", PIN)) as (url, _, _):
+        yield url
+
+
+def recorded_student(browser, url: str, sent: list):
+    """A student page whose every request (and every WebSocket frame) is recorded from its first one on."""
+    import time
+
+    context = browser.new_context(locale="en-US", viewport={"width": 1500, "height": 1100},
+                                  extra_http_headers={"Accept-Language": "en-US"})
+    context.grant_permissions(["camera"])
+    context.on("request", lambda request: sent.append((time.monotonic(), request.method, request.url,
+                                                       request.post_data_buffer or b"")))
+    page = context.new_page()
+    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(
+        (time.monotonic(), "WS", ws.url, frame if isinstance(frame, bytes) else str(frame).encode()))))
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.wait_for_selector("#app-header", timeout=60_000)
+    return page
+
+
+def test_a_student_page_in_a_class_sends_its_counts_and_never_a_picture(camera_browser, class_url, screenshots):
+    from core.class_results import numbers_only
+    from tests.browser.test_teacher_browser import unlock_and_start
+    from tests.conftest import _page
+
+    teacher_context, teacher = _page(camera_browser, class_url, "en-US")
+    sent: list = []
+    student = recorded_student(camera_browser, class_url, sent)
+    try:
+        unlock_and_start(teacher)
+        student.wait_for_function("() => document.querySelector('#class-nickname').textContent.length > 2")
+        open_tab(student, TAB_ID)
+        open_webcam_tab(student)
+        start_in_browser(student, frames=10)
+        teacher.wait_for_function("() => { const p = document.querySelector('#class-results-yolo_detect');"
+                                  " return p && p.dataset.pages === '1'; }", timeout=60_000)
+        student.wait_for_timeout(6_000)  # a few more reports: they come at most every 2 s
+        reports = [(at, body) for at, method, url, body in sent
+                   if "/component_server" in url and b'"class_report"' in body]
+        assert len(reports) >= 2, [(method, url, body[:120]) for _, method, url, body in sent if method != "GET"][-8:]
+        for _, body in reports:
+            data = __import__("json").loads(body)["data"]
+            assert set(data) == {"seat", "tab", "numbers"} and data["tab"] == TAB_ID
+            assert numbers_only(data["numbers"]) == data["numbers"] and set(data["numbers"]) == {"camera", "counts"}
+        assert all(b - a >= 1.9 for (a, _), (b, _) in zip(reports, reports[1:]))  # throttled
+        assert student.evaluate("window.__dlclassYoloDebug.frames") >= 30  # many frames, few reports
+        for at, method, url, body in sent:  # nothing anywhere looks like a picture, and nothing is large
+            assert not any(sign in body for sign in PICTURE_SIGNS), (method, url, body[:200])
+            assert len(body) < 16_000 and len(url) < 2_000 and "data:image" not in url, (method, url, len(body))
+        # The projector adds the page's counts up; one student's camera can go on the projector by itself.
+        totals = teacher.locator("#class-results-yolo_detect").inner_text()
+        assert "Cameras on in the class: 1" in totals, totals
+        teacher.locator("details[data-role=roster-box] summary").click()
+        teacher.locator("#class-roster button").first.click()
+        teacher.wait_for_selector("#class-shown", state="visible")
+        assert "Objects the camera finds" in teacher.locator("#class-shown").inner_text()
+        shot(teacher, screenshots, "yolo_class_projector_en")
+    finally:
+        student.context.close()
+        teacher_context.close()
