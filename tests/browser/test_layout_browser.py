@@ -111,9 +111,8 @@ KNOWN = {
     ("phone", "yolo_detect", "overlap"): "box labels drawn over each other in the example",
     ("phone", "diffusion", "overlap"): "the step caption over the pipeline diagram's title",
     ("phone", "finetune", "overlap"): "the confusion matrix's tick labels",
-    ("phone", "precision", "too wide"): "the bits table is wider than a phone",
-    ("phone", "finetune", "too wide"): "the data preview is wider than a phone",
-    ("phone", "hub", "too wide"): "the pipeline(...) code line is wider than a phone",
+    ("projector", "yolo_detect", "overlap"): "box labels drawn over each other in the example",
+    ("projector", "finetune", "overlap"): "the data preview's class captions over the step titles while it loads",
 }
 
 
@@ -121,10 +120,13 @@ KNOWN = {
 @pytest.mark.parametrize("screen", [
     "chromebook",
     # Not strict: whether it fails depends on how the six rows of titles wrap in each language.
+    # A wide table no longer widens the page (style.css: the page's flex boxes at min-width 0, the container at
+    # width 100%), which was what stacked the phone's tab rows on each other; what is left is measured while
+    # pictures load, so it varies from run to run (issue 23).
     pytest.param("phone", marks=pytest.mark.xfail(strict=False, reason=(
-        "on a phone the header row can cover the wrapped tab bar, so a tab button cannot be clicked (issue 23)"))),
-    pytest.param("projector", marks=pytest.mark.xfail(strict=True, reason=(
-        "at 1.5x the header row covers the second row of the tab bar: a tab button cannot be clicked (issue 23)"))),
+        "text over text while a tab's pictures load (confusion matrix ticks, example captions) (issue 23)"))),
+    pytest.param("projector", marks=pytest.mark.xfail(strict=False, reason=(
+        "text over text while a tab's pictures load (issue 23)"))),
 ])
 def test_every_tab_opens_on_its_idea(browser, app_url, screenshots, screen, lang):
     context, page = _open(browser, app_url, lang, SCREENS[screen])
