@@ -40,15 +40,31 @@ def _with_model_mask(sentence: str, tokenizer) -> str:
     return sentence if mask == MASK else sentence.replace(MASK, mask)
 
 
-def fill(sentence, top_k=5, model_name=None) -> FillResult:
-    notes: list = []
+def _read(sentence, top_k, notes: list) -> tuple[str, int]:
     sentence = compute.read_text(sentence)
     k = compute.take_settings(notes, top_k=top_k)["top_k"]
     if MASK not in sentence:
         raise TEXT.problem("no_mask")
     if sentence.count(MASK) > 1:
         raise TEXT.problem("many_masks", n=sentence.count(MASK))
-    bundle = compute.model_for(TASK, model_name)
+    return sentence, k
+
+
+def fill(sentence, top_k=5, model_name=None) -> FillResult:
+    """Fill the [MASK] with the model named `model_name` (the lesson's when empty), loaded through the loader."""
+    notes: list = []
+    sentence, k = _read(sentence, top_k, notes)
+    return _fill(compute.model_for(TASK, model_name), sentence, k, notes)
+
+
+def fill_with(bundle, sentence, top_k=5) -> FillResult:
+    """The same with a model already loaded (the bench: the real architecture, random weights)."""
+    notes: list = []
+    sentence, k = _read(sentence, top_k, notes)
+    return _fill(bundle, sentence, k, notes)
+
+
+def _fill(bundle, sentence: str, k: int, notes: list) -> FillResult:
     tokenizer = bundle.tokenizer
     encoded = tokenizer(_with_model_mask(sentence, tokenizer), return_tensors="pt", truncation=True)
     ids = encoded["input_ids"][0]

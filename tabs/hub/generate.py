@@ -58,10 +58,16 @@ def _pick(scores: torch.Tensor, temperature: float, top_k: int, generator: torch
 
 
 def generate(prompt, temperature=1.0, top_k=5, new_tokens=8, seed=0, model_name=None) -> GenerateResult:
+    """Write on with the model named `model_name` (the lesson's when empty), loaded through the loader."""
+    return generate_with(None, prompt, temperature, top_k, new_tokens, seed, model_name)
+
+
+def generate_with(bundle, prompt, temperature=1.0, top_k=5, new_tokens=8, seed=0, model_name=None) -> GenerateResult:
+    """The same with a model already loaded (`bundle`; the bench: the real architecture, random weights)."""
     notes: list = []
     prompt = compute.read_text(prompt)
     chosen = compute.take_settings(notes, temperature=temperature, top_k=top_k, new_tokens=new_tokens, seed=seed)
-    bundle = compute.model_for(TASK, model_name)
+    bundle = bundle or compute.model_for(TASK, model_name)
     tokenizer, model = bundle.tokenizer, bundle.model
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     if not prompt_ids:
