@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import time
 
+from pathlib import Path
+
+from bench.classroom import upload
 from bench.common import median_ms, row
 from bench.load import browsers, burst
 from core.zoo import hub as zoo
@@ -47,11 +50,14 @@ CLASS_EXAMPLES = {
     "hub_fill_mask": dict(sentence=fill_mask.EXAMPLE),
     "hub_generate": dict(prompt=generate.EXAMPLE),
     "hub_translate": dict(sentence=translation.EXAMPLE),
+    # each page uploads the example's file, as the page does when the example is clicked
+    "hub_clip": dict(image=upload(Path(clip.EXAMPLE[0])), labels=clip.EXAMPLE[1], template=clip.EXAMPLE[2]),
+    "hub_speech": dict(recording=upload(Path(speech.EXAMPLE))),
 }
 
 
 def _class_rows() -> list[dict]:
-    """30 identical clicks on the text rows' worked examples (the app, test zoo)."""
+    """30 identical clicks on each row's worked example (the app, test zoo)."""
     from tests.conftest import running_app, wait_for_log
 
     out = []
