@@ -165,7 +165,7 @@ def _speech_row(page) -> None:
 
 
 def build(page) -> None:
-    with gr.Tabs(elem_id="hub-rows"):
+    with gr.Tabs(elem_id="hub-rows", overflow_behavior="wrap"):  # every row named, none behind a "⋯"
         with gr.Tab(TEXT.ui("fill_tab"), id="hub-fill", elem_id="hub-fill"):
             _fill_row(page)
         with gr.Tab(TEXT.ui("gen_tab"), id="hub-gen", elem_id="hub-gen"):
