@@ -25,7 +25,6 @@ Measured from outside the server: its resident memory (process tree) every 5 s, 
 """
 from __future__ import annotations
 
-import io
 import os
 import random
 import shutil

@@ -10,6 +10,7 @@ never kept: the next call computes again.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -242,6 +243,7 @@ def nbytes(value: Any, _seen: set[int] | None = None) -> int:
     return sys.getsizeof(value)
 
 
+@functools.cache  # looked up once: the hand-back runs every minute
 def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's malloc_trim, or None (another C library, another system)."""
     import ctypes
